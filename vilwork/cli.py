@@ -81,6 +81,18 @@ def cmd_indicators(ws: Workspace, a) -> int:
     return 0
 
 
+@command("run", "ทำรายงานของหมู่บ้าน (4 ขั้นตอน) — run the four stage notebooks and publish reports/<village>/")
+@arg("--village", required=True, help="8-digit village code, e.g. 99010101")
+@arg("--year", type=int, default=None, help="survey year (BE); default the latest")
+@arg("--lang", choices=["th", "en"], default="th")
+@arg("--audience", choices=["public", "internal"], default="public")
+def cmd_run(ws: Workspace, a) -> int:
+    from .run import run_village
+
+    print(run_village(ws, a.village, year=a.year, lang=a.lang, audience=a.audience))
+    return 0
+
+
 @command("demo", "ตั้งต้นด้วยข้อมูลตัวอย่าง: synth → ingest → indicators → reports — the whole main job on the demo data")
 @arg("--seed", type=int, default=2562)
 @arg("--fresh", action="store_true", help="rewrite the demo raw data even if data/raw already has files")

@@ -1,0 +1,348 @@
+"""Stage 4 — the Village and Tambon Development Reports and the KM lesson-learned document.
+
+Documents are assembled from data where data exist; narrative only the village can write comes
+from its profile file, and where that is missing the document carries a visible, marked gap.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from . import build, needs, understand
+from .i18n import format_baht, format_int, format_pct, t
+from .publish import model as m
+from .village import Village, parent_code
+
+# ---------------------------------------------------------------------------------------------
+# small builders
+
+
+def _narrative(profile, field: str, lang: str) -> list:
+    """Blocks for one profile field: its text, or a marked gap naming the field to fill in."""
+    val = profile.get(field)
+    if val is None or getattr(val, "missing", False):
+        label = getattr(val, "label_en" if lang == "en" else "label_th", None) or field
+        hint = getattr(val, "hint", "") or t("gap_hint", lang, field=field)
+        return [m.Gap(label, hint)]
+    if isinstance(val, dict):
+        rows = [(str(k), ", ".join(map(str, x)) if isinstance(x, list) else str(x)) for k, x in val.items()]
+        return [m.KeyFacts(rows)]
+    if isinstance(val, (list, tuple)):
+        items = []
+        for x in val:
+            if isinstance(x, dict):
+                items.append(" — ".join(str(y) for y in x.values() if y))
+            else:
+                items.append(str(x))
+        return [m.Paragraph("• " + "\n• ".join(items))] if items else [m.Gap(field, t("gap_hint", lang, field=field))]
+    return [m.Paragraph(str(val))]
+
+
+def _table(df: pd.DataFrame, caption: str) -> list:
+    if df is None or (isinstance(df, pd.DataFrame) and df.empty):
+        return [m.Paragraph(caption + ": " + t("no_data", "th"))]
+    return [m.Table(df, caption)]
+
+
+def _frame_and_fig(obj, lang: str, caption: str) -> list:
+    """Blocks from a function result that may be a frame, a figure, a note, or a tuple of them."""
+    out = []
+    parts = obj if isinstance(obj, tuple) else (obj,)
+    for p in parts:
+        if isinstance(p, pd.DataFrame):
+            if not p.empty:
+                out.append(m.Table(p, caption))
+        elif isinstance(p, str):
+            if p:
+                out.append(m.Paragraph(p))
+        elif p is not None and hasattr(p, "to_plotly_json"):
+            out.append(m.Figure(p, caption))
+    return out or [m.Paragraph(t("no_data", lang))]
+
+
+def _doc(v: Village, title: str, subtitle: str, sections: list) -> m.Document:
+    return m.Document(title=title, subtitle=subtitle, lang=v.lang, village_code=v.code, provenance=v.provenance(), sections=sections)
+
+
+def _summary_facts(v: Village) -> m.KeyFacts:
+    f = understand.key_facts(v)
+    L = v.lang
+    rows = [
+        (t("kf_households", L), format_int(f["households"]) if f["households"] else "–"),
+        (t("kf_persons", L), format_int(f["persons"]) if f["persons"] else "–"),
+        (t("kf_full_pass", L), f"{f['indicators_full_pass']} / {f['indicators_measured']}"),
+        (t("kf_worst", L), f"{f['worst_indicator']}. {f['worst_name']} ({format_pct(f['worst_share_failing'])})" if f["worst_indicator"] else "–"),
+        (t("kf_poor", L), format_pct(f["poor_share"])),
+        (t("kf_kchch", L), f["kchch2k"]["text"]),
+    ]
+    return m.KeyFacts(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Village Development Report
+
+
+def vdr_document(v: Village) -> m.Document:
+    """The Village Development Report (รายงานการพัฒนาหมู่บ้าน, VDR): data → information for the village."""
+    L = v.lang
+    problems = needs.problems_ranked(v)
+    votes = needs.rank_votes(needs.read_votes(v))
+    tr = understand.trend(v)
+    sections = [
+        m.Section("1", t("vdr_s1", L), [_summary_facts(v), m.Figure(understand.group_chart(v), t("chart_groups", L))]),
+        m.Section("2", t("vdr_s2", L), [m.Figure(understand.failing_chart(v), t("chart_failing", L)),
+                                       *_table(needs.display(problems, L), t("vdr_problems", L))]),
+        m.Section("3", t("vdr_s3", L), [m.Figure(understand.poverty_chart(v), t("chart_poverty", L)),
+                                       m.Table(understand.alkire_foster_summary(v), t("af_title", L)),
+                                       m.Paragraph(understand.kchch2k_status(v)["text"])]),
+        m.Section("4", t("vdr_s4", L), _table(tr[["indicator", "name", "before", "after", "direction"]].assign(
+            before=lambda d: d["before"].map(format_pct), after=lambda d: d["after"].map(format_pct)) if not tr.empty else tr,
+            t("vdr_trend", L, prev=tr.attrs.get("previous", ""), cur=tr.attrs.get("current", "")))),
+        m.Section("5", t("vdr_s5", L), _table(needs.display(votes, L), t("vdr_votes", L))),
+        m.Section("6", t("vdr_s6", L), [m.Table(understand.display_indicators(v), t("chart_indicators", L))]),
+    ]
+    return _doc(v, t("vdr_title", L), v.title + " · " + v.location, sections)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tambon Development Report
+
+
+def tambon_villages(v: Village) -> pd.DataFrame:
+    """Every village of the village's tambon with its headline numbers for the survey year."""
+    tambon = v.code_at("tambon")
+    p = v.processed("indicators_village.parquet")
+    with duckdb.connect() as con:
+        ind = con.execute(
+            f"""SELECT code, AVG(pass_rate) AS mean_rate,
+                       SUM(CASE WHEN pass_rate >= 1 THEN 1 ELSE 0 END) AS full_pass,
+                       COUNT(*) AS measured
+                FROM read_parquet('{p}')
+                WHERE substr(code, 1, 6) = ? AND year = ? AND indicator IS NOT NULL
+                  AND unit IN (CASE WHEN source = 'aggregates' THEN 'member' ELSE unit END)
+                  AND (source = 'aggregates' OR unit <> 'member')
+                GROUP BY code ORDER BY code""", [tambon, v.year]).df()
+    pov = v.read("poverty_village.parquet", "substr(code, 1, 6) = ? AND year = ? AND dimension = 'any'", [tambon, v.year])
+    lv = v.read("kchch2k_levels.parquet", "substr(village_code, 1, 6) = ? AND year <= ?", [tambon, v.year])
+    if not lv.empty:
+        lv = lv.sort_values("year").groupby("village_code").tail(1).set_index("village_code")
+    L = v.lang
+    rows = []
+    for _, r in ind.iterrows():
+        code = r["code"]
+        poor = pov.loc[pov["code"] == code, "share"] if not pov.empty else pd.Series(dtype=float)
+        rows.append({
+            t("col_village_code", L): code,
+            t("col_village_name", L): v.name_of(code),
+            t("col_mean_rate", L): format_pct(r["mean_rate"]),
+            t("kf_full_pass", L): f"{int(r['full_pass'])} / {int(r['measured'])}",
+            t("kf_poor", L): format_pct(poor.iloc[0]) if len(poor) else "–",
+            t("kf_kchch", L): (v.kchch2k_set.class_name(int(lv.at[code, "class"]), L) if not lv.empty and code in lv.index else "–"),
+        })
+    return pd.DataFrame(rows)
+
+
+def tdr_document(v: Village) -> m.Document:
+    """The Tambon Development Report (TDR) for the village's tambon: all its villages rolled up."""
+    L = v.lang
+    tambon = v.code_at("tambon")
+    tv = Village(v.ws, v.code, v.year, v.lang, v.audience, v.run_time)
+    comp = understand.indicator_comparison(tv)
+    tab = pd.DataFrame({
+        t("col_indicator", L): comp["indicator"],
+        t("col_name", L): comp["name"],
+        t("level_tambon", L): comp["tambon"].map(format_pct),
+        t("level_district", L): comp["district"].map(format_pct),
+        t("level_province", L): comp["province"].map(format_pct),
+    })
+    worst = comp.dropna(subset=["tambon"]).sort_values("tambon").head(10)
+    from . import charts
+
+    fig = charts.hbar([f"{i}. {n}" for i, n in zip(worst["indicator"], worst["name"])], worst["tambon"],
+                      colors=[charts.band_color(x) for x in worst["tambon"]],
+                      text=[format_pct(x, 0) for x in worst["tambon"]], title=t("tdr_worst", L))
+    sections = [
+        m.Section("1", t("tdr_s1", L), [m.Table(tambon_villages(v), t("tdr_villages", L))]),
+        m.Section("2", t("tdr_s2", L), [m.Figure(fig, t("tdr_worst", L)), m.Table(tab, t("tdr_indicators", L))]),
+    ]
+    title = t("tdr_title", L)
+    return _doc(v, title, f"{t('tambon', L)}{v.name_of(tambon)} ({tambon}) · {v.location}", sections)
+
+
+# ---------------------------------------------------------------------------------------------
+# KM lesson-learned document
+
+
+def km_document(v: Village) -> m.Document:
+    """The KM lesson-learned document with every part of the official outline (ส่วนที่ 1–3)."""
+    L = v.lang
+    prof = needs.load_profile(v)
+    N = lambda f: _narrative(prof, f, L)  # noqa: E731
+    fig_income, income_facts = understand.income_vs_threshold(v)
+    boundary, places = build.village_geo(v)
+    votes_ranked = needs.rank_votes(needs.read_votes(v))
+    problems = needs.problems_ranked(v)
+    photos = sorted(p for p in (v.raw_dir / "photos").glob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"}) if (v.raw_dir / "photos").exists() else []
+    map_block = m.MapBlock(html_path="map.html", static_image_path=None, caption=t("km_map_caption", L), boundary=boundary, places=places)
+    area_blocks = []
+    for key, (fig, takeaway) in build.area_charts(v).items():
+        area_blocks += [m.Figure(fig, takeaway, takeaway=takeaway)]
+
+    part1 = [
+        m.Section("1.1", t("km_1_1", L), N("history"), level=2),
+        m.Section("1.2", t("km_1_2", L), [_summary_facts(v), m.Figure(understand.population_pyramid(v), t("km_pyramid", L)), *N("population_notes")], level=2),
+        m.Section("1.3", t("km_1_3", L), [*N("leaders"), *N("groups"), *N("identity")], level=2),
+        m.Section("1.4", t("km_1_4", L), [*N("products"), m.Figure(fig_income, t("km_income", L, thr=format_baht(income_facts["threshold"], L))),
+                                          *_frame_and_fig(build.accounts_summary(v), L, t("km_accounts", L)), *N("income_notes")], level=2),
+        m.Section("1.5", t("km_1_5", L), N("tourism"), level=2),
+        m.Section("1.6", t("km_1_6", L), [map_block, *_table(build.places_table(v), t("km_places", L))], level=2),
+        m.Section("1.7", t("km_1_7", L), [*N("culture"), *N("festivals"), *N("wisdom")], level=2),
+        m.Section("1.8", t("km_1_8", L), N("other"), level=2),
+    ]
+    part2 = [
+        m.Section("2.1", t("km_2_1", L), N("management"), level=2),
+        m.Section("2.2", t("km_2_2", L), [
+            m.Paragraph(t("km_2_2_intro", L)),
+            m.Figure(understand.group_chart(v), t("chart_groups", L)),
+            m.Figure(understand.failing_chart(v), t("chart_failing", L)),
+            m.Figure(understand.poverty_chart(v), t("chart_poverty", L)),
+            m.Paragraph(understand.kchch2k_status(v)["text"]),
+            *N("analysis_presentation")], level=2),
+        m.Section("2.3", t("km_2_3", L), [map_block, *_table(build.places_table(v), t("km_places", L)), *N("gis_notes")], level=2),
+        m.Section("2.4", t("km_2_4", L), [
+            *_table(needs.display(problems, L), t("vdr_problems", L)),
+            *_table(needs.display(votes_ranked, L), t("vdr_votes", L)),
+            *_table(needs.display(needs.plan_table(v, votes_ranked, problems), L), t("km_plan", L)),
+            *N("partners"), *N("funding_sources"), *N("participation_notes")], level=2),
+        m.Section("2.5", t("km_2_5", L), [*N("integrated_projects"), *area_blocks], level=2),
+        m.Section("2.6", t("km_2_6", L), [*N("publication"), m.Paragraph(t("km_2_6_outputs", L))], level=2),
+    ]
+    kchch = build.classified(v)
+    part3 = [
+        m.Section("3.1", t("km_3_1", L), [m.Image(p, p.stem) for p in photos] or [m.Gap(t("km_photos", L), t("km_photos_hint", L, folder=f"data/raw/villages/{v.code}/photos/"))], level=2),
+        m.Section("3.2", t("km_3_2", L), [m.Table(understand.display_indicators(v), t("chart_indicators", L))], level=2),
+        m.Section("3.3", t("km_3_3", L), _kchch_appendix(v), level=2),
+        m.Section("3.4", t("km_3_4", L), [m.Table(understand.data_inventory(v), t("km_inventory", L)),
+                                          m.KeyFacts(list(v.provenance().items()))], level=2),
+    ]
+    del kchch
+    sections = [
+        m.Section("1", t("km_part1", L), [], level=1), *part1,
+        m.Section("2", t("km_part2", L), [], level=1), *part2,
+        m.Section("3", t("km_part3", L), [], level=1), *part3,
+    ]
+    return _doc(v, t("km_title", L), v.title + " · " + v.location, sections)
+
+
+def _kchch_appendix(v: Village) -> list:
+    """The village's กชช. 2ค indicator levels (latest data year up to the survey year)."""
+    k = v.read("kchch2k.parquet", "village_code = ? AND year <= ?", [v.code, v.year])
+    L = v.lang
+    if k.empty:
+        return [m.Gap(t("src_kchch2k", L), t("kchch_missing", L))]
+    year = int(k["year"].max())
+    k = k[k["year"] == year].sort_values("indicator")
+    ks = v.kchch2k_set
+    levels = ks.levels["indicator_levels"]
+    tab = pd.DataFrame({
+        t("col_indicator", L): k["indicator"].astype(int),
+        t("kchch_aspect", L): [ks.aspects.at[int(ks.indicators.at[int(i), "aspect"]), "name_en" if L == "en" else "name_th"] for i in k["indicator"]],
+        t("col_name", L): [ks.indicators.at[int(i), "name_en" if L == "en" else "name_th"] for i in k["indicator"]],
+        t("kchch_level", L): [f"{int(x)} {levels[int(x)]['name_en' if L == 'en' else 'name_th']}" for x in k["level"]],
+    })
+    return [m.Paragraph(understand.kchch2k_status(v)["text"]), m.Table(tab, t("kchch_table", L, year=year))]
+
+
+def gaps(doc: m.Document) -> pd.DataFrame:
+    """Every marked gap of a document: the section and what the village still has to write."""
+    rows = [{"section": s.id, "title": s.title, "missing": b.label, "how": b.hint}
+            for s in doc.sections for b in s.blocks if isinstance(b, m.Gap)]
+    return pd.DataFrame(rows, columns=["section", "title", "missing", "how"])
+
+
+# ---------------------------------------------------------------------------------------------
+# slides and cards
+
+
+def forum_slides(v: Village) -> list:
+    """Slides for the community forum: one message per slide, a one-line takeaway under each chart."""
+    L = v.lang
+    f = understand.key_facts(v)
+    slides = [m.Slide(v.title, v.location + " · " + t("slides_year", L, year=v.year), facts=_summary_facts(v).items[:3])]
+    g = understand.group_comparison(v)
+    best = g.sort_values("village", ascending=False).iloc[0] if not g.empty else None
+    worst_g = g.sort_values("village").iloc[0] if not g.empty else None
+    if best is not None:
+        slides.append(m.Slide(t("slide_groups", L), t("slide_groups_msg", L, best=best["name"], worst=worst_g["name"]),
+                              figure=understand.group_chart(v),
+                              takeaway=t("slide_groups_take", L, worst=worst_g["name"], rate=format_pct(worst_g["village"], 0))))
+    if f["worst_indicator"]:
+        slides.append(m.Slide(t("slide_failing", L), t("slide_failing_msg", L, name=f["worst_name"], share=format_pct(f["worst_share_failing"], 0)),
+                              figure=understand.failing_chart(v, 6),
+                              takeaway=t("slide_failing_take", L, name=f["worst_name"])))
+    fig_income, inc = understand.income_vs_threshold(v)
+    if inc.get("households"):
+        slides.append(m.Slide(t("slide_income", L), t("slide_income_msg", L, below=format_int(inc["below"]), n=format_int(inc["households"]), thr=format_baht(inc["threshold"], L)),
+                              figure=fig_income, takeaway=t("slide_income_take", L, thr=format_baht(inc["threshold"], L))))
+    if f["poor_share"] is not None:
+        slides.append(m.Slide(t("slide_poverty", L), t("slide_poverty_msg", L, share=format_pct(f["poor_share"], 0)),
+                              figure=understand.poverty_chart(v), takeaway=t("slide_poverty_take", L)))
+    tr = understand.trend(v)
+    if not tr.empty:
+        better = int((tr["change"] > 0.005).sum())
+        worse = int((tr["change"] < -0.005).sum())
+        slides.append(m.Slide(t("slide_trend", L), t("slide_trend_msg", L, better=better, worse=worse, prev=tr.attrs["previous"], cur=tr.attrs["current"])))
+    votes = needs.rank_votes(needs.read_votes(v))
+    if not votes.empty:
+        top = votes.iloc[0]
+        slides.append(m.Slide(t("slide_votes", L), t("slide_votes_msg", L, project=str(top.get("project", top.iloc[1]))),
+                              figure=needs.votes_chart(votes, L) if hasattr(needs, "votes_chart") else None,
+                              takeaway=t("slide_votes_take", L)))
+    return slides
+
+
+def social_cards(v: Village) -> list:
+    """Headline findings for 1080×1080 social-media cards (one finding each)."""
+    L = v.lang
+    f = understand.key_facts(v)
+    cards = [m.Card(t("card_full_pass", L), v.title, f"{f['indicators_full_pass']}/{f['indicators_measured']}")]
+    if f["worst_indicator"]:
+        cards.append(m.Card(t("card_worst", L, name=f["worst_name"]), v.title, format_pct(f["worst_share_failing"], 0)))
+    if f["poor_share"] is not None:
+        cards.append(m.Card(t("card_poor", L), v.title, format_pct(f["poor_share"], 0)))
+    if f["kchch2k"]["available"]:
+        cards.append(m.Card(t("card_kchch", L, year=f["kchch2k"]["year"]), v.title, f["kchch2k"]["name"]))
+    cards.append(m.Card(t("card_households", L), v.title, format_int(f["households"]) if f["households"] else "–"))
+    return cards
+
+
+# ---------------------------------------------------------------------------------------------
+# writing everything
+
+
+def write_outputs(v: Village, out_dir: str | Path | None = None, *, km_doc=None, vdr_doc=None, tdr_doc=None) -> pd.DataFrame:
+    """Write km.pdf, km.html, vdr.html, tdr.html, slides.html, map.html, cards/*.png and km-video.mp4.
+
+    Returns a table of the files written with their sizes.
+    """
+    from . import publish
+
+    out = Path(out_dir) if out_dir else v.report_dir
+    out.mkdir(parents=True, exist_ok=True)
+    km_doc = km_doc or km_document(v)
+    vdr_doc = vdr_doc or vdr_document(v)
+    tdr_doc = tdr_doc or tdr_document(v)
+    boundary, places = build.village_geo(v)
+    publish.install_assets(out / "assets")
+    publish.render_map(boundary, places, out / "map.html", title=v.title, lang=v.lang)
+    publish.render_html(km_doc, out / "km.html")
+    publish.render_html(vdr_doc, out / "vdr.html")
+    publish.render_html(tdr_doc, out / "tdr.html")
+    publish.render_pdf(km_doc, out / "km.pdf")
+    publish.render_slides(forum_slides(v), out / "slides.html", km_doc)
+    pngs = publish.render_cards(social_cards(v), out / "cards", lang=v.lang)
+    publish.render_video(pngs, [c.headline for c in social_cards(v)], out / "km-video.mp4")
+    files = sorted(p for p in out.rglob("*") if p.is_file() and "notebooks" not in p.parts)
+    return pd.DataFrame({"file": [str(p.relative_to(out)) for p in files], "kB": [round(p.stat().st_size / 1024) for p in files]})
