@@ -115,7 +115,23 @@ def cmd_demo(ws: Workspace, a) -> int:
     return 0
 
 
+# Command modules of later features register themselves with @command when imported.
+_COMMAND_MODULES = ("vilwork.commands_programme", "vilwork.commands_batch", "vilwork.commands_interactive", "vilwork.commands_trust")
+
+
+def _load_command_modules() -> None:
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+
+
 def build_parser() -> argparse.ArgumentParser:
+    _load_command_modules()
     p = argparse.ArgumentParser(
         prog="vilwork",
         description="vilwork — หมู่บ้านสารสนเทศเพื่อการพัฒนาคุณภาพชีวิต (Information Village workbench)",

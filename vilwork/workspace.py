@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import WorkspaceError
 
-_VILLAGE_CODE = re.compile(r"^\d{8}$")
+_VILLAGE_CODE = re.compile(r"^[0-9]{8}$")  # \d would also accept Thai digits
 
 
 @dataclass(frozen=True)
