@@ -29,6 +29,7 @@ from .registry import (  # noqa: E402
     threshold,
 )
 from .workspace import Workspace, check_village_code  # noqa: E402
+from .village import Village, open_village  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -41,6 +42,8 @@ __all__ = [
     "logger",
     "Workspace",
     "check_village_code",
+    "Village",
+    "open_village",
     "indicator_set",
     "threshold",
     "poverty_dimensions",

@@ -192,13 +192,13 @@ def km_document(v: Village) -> m.Document:
 
     part1 = [
         m.Section("1.1", t("km_1_1", L), N("history"), level=2),
-        m.Section("1.2", t("km_1_2", L), [_summary_facts(v), m.Figure(understand.population_pyramid(v), t("km_pyramid", L)), *N("population_notes")], level=2),
+        m.Section("1.2", t("km_1_2", L), [_summary_facts(v), m.Figure(understand.population_pyramid(v), t("km_pyramid", L))], level=2),
         m.Section("1.3", t("km_1_3", L), [*N("leaders"), *N("groups"), *N("identity")], level=2),
         m.Section("1.4", t("km_1_4", L), [*N("products"), m.Figure(fig_income, t("km_income", L, thr=format_baht(income_facts["threshold"], L))),
                                           *_frame_and_fig(build.accounts_summary(v), L, t("km_accounts", L)), *N("income_notes")], level=2),
         m.Section("1.5", t("km_1_5", L), N("tourism"), level=2),
         m.Section("1.6", t("km_1_6", L), [map_block, *_table(build.places_table(v), t("km_places", L))], level=2),
-        m.Section("1.7", t("km_1_7", L), [*N("culture"), *N("festivals"), *N("wisdom")], level=2),
+        m.Section("1.7", t("km_1_7", L), N("culture"), level=2),
         m.Section("1.8", t("km_1_8", L), N("other"), level=2),
     ]
     part2 = [
