@@ -50,7 +50,7 @@ def _years(text: str | None) -> list[int] | None:
 
 @command("synth", "เขียนข้อมูลหมู่บ้านตัวอย่าง (สมมุติ) ลง data/raw — write the fictional demo province 99 into data/raw")
 @arg("--seed", type=int, default=2562, help="random seed: the same seed writes the same files")
-@arg("--villages", type=int, default=12, help="number of demo villages (at least 12)")
+@arg("--villages", type=int, default=12, help="number of demo villages (at least 4; default 12)")
 @arg("--persons", type=int, default=None, help="about this many persons in all (scales villages up; for benchmarks)")
 @arg("--as", dest="layout", choices=["records", "aggregates"], default="records",
      help="records: household and person files; aggregates: the national platform's village layout")
@@ -58,6 +58,8 @@ def _years(text: str | None) -> list[int] | None:
 def cmd_synth(ws: Workspace, a) -> int:
     from .synth import synthesise
 
+    if a.villages < 4:
+        raise VilworkError(f"--villages must be at least 4 (2 districts × 2 tambons), got {a.villages}")
     print(synthesise(ws.ensure(), seed=a.seed, villages=a.villages, persons=a.persons, layout=a.layout, fmt=a.fmt))
     return 0
 

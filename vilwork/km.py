@@ -180,6 +180,8 @@ def km_document(v: Village) -> m.Document:
     L = v.lang
     prof = needs.load_profile(v)
     N = lambda f: _narrative(prof, f, L)  # noqa: E731
+    # sections whose substance comes from data files: the village's own words are welcome, not required
+    N_opt = lambda f: [] if getattr(prof.get(f), "missing", False) else _narrative(prof, f, L)  # noqa: E731
     fig_income, income_facts = understand.income_vs_threshold(v)
     boundary, places = build.village_geo(v)
     votes_ranked = needs.rank_votes(needs.read_votes(v))
@@ -210,12 +212,12 @@ def km_document(v: Village) -> m.Document:
             m.Figure(understand.poverty_chart(v), t("chart_poverty", L)),
             m.Paragraph(understand.kchch2k_status(v)["text"]),
             *N("analysis_presentation")], level=2),
-        m.Section("2.3", t("km_2_3", L), [map_block, *_table(build.places_table(v), t("km_places", L)), *N("gis_notes")], level=2),
+        m.Section("2.3", t("km_2_3", L), [map_block, *_table(build.places_table(v), t("km_places", L)), *N_opt("gis_notes")], level=2),
         m.Section("2.4", t("km_2_4", L), [
             *_table(needs.display(problems, L), t("vdr_problems", L)),
             *_table(needs.display(votes_ranked, L), t("vdr_votes", L)),
             *_table(needs.display(needs.plan_table(v, votes_ranked, problems), L), t("km_plan", L)),
-            *N("partners"), *N("funding_sources"), *N("participation_notes")], level=2),
+            *N("partners"), *N("funding_sources"), *N_opt("participation_notes")], level=2),
         m.Section("2.5", t("km_2_5", L), [*N("integrated_projects"), *area_blocks], level=2),
         m.Section("2.6", t("km_2_6", L), [*N("publication"), m.Paragraph(t("km_2_6_outputs", L))], level=2),
     ]
