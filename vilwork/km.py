@@ -5,6 +5,7 @@ from its profile file, and where that is missing the document carries a visible,
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -17,6 +18,23 @@ from .village import Village, parent_code
 
 # ---------------------------------------------------------------------------------------------
 # small builders
+
+
+class MapSlot(m.MapBlock):
+    """Where the village map goes; :func:`write_outputs` replaces it with the rendered map."""
+
+    def __init__(self, caption: str):
+        self.caption, self.html_path, self.static_image_path, self.folium_map = caption, None, None, None
+
+
+def _attach_maps(doc: m.Document, html_path: Path, image_path: Path) -> m.Document:
+    """A copy of ``doc`` whose map slots point at the rendered map page and picture."""
+    sections = []
+    for s in doc.sections:
+        blocks = [m.MapBlock(html_path=html_path, static_image_path=image_path, caption=b.caption) if isinstance(b, MapSlot) else b
+                  for b in s.blocks]
+        sections.append(replace(s, blocks=blocks))
+    return replace(doc, sections=sections)
 
 
 def _narrative(profile, field: str, lang: str) -> list:
@@ -67,17 +85,21 @@ def _doc(v: Village, title: str, subtitle: str, sections: list) -> m.Document:
 
 
 def _summary_facts(v: Village) -> m.KeyFacts:
+    """Six headline numbers: short values, the detail in the note under each."""
     f = understand.key_facts(v)
     L = v.lang
-    rows = [
-        (t("kf_households", L), format_int(f["households"]) if f["households"] else "–"),
-        (t("kf_persons", L), format_int(f["persons"]) if f["persons"] else "–"),
-        (t("kf_full_pass", L), f"{f['indicators_full_pass']} / {f['indicators_measured']}"),
-        (t("kf_worst", L), f"{f['worst_indicator']}. {f['worst_name']} ({format_pct(f['worst_share_failing'])})" if f["worst_indicator"] else "–"),
-        (t("kf_poor", L), format_pct(f["poor_share"])),
-        (t("kf_kchch", L), f["kchch2k"]["text"]),
+    k = f["kchch2k"]
+    items = [
+        m.KeyFact(t("kf_households", L), format_int(f["households"]) if f["households"] else "–"),
+        m.KeyFact(t("kf_persons", L), format_int(f["persons"]) if f["persons"] else "–"),
+        m.KeyFact(t("kf_full_pass", L), f"{f['indicators_full_pass']} / {f['indicators_measured']}"),
+        m.KeyFact(t("kf_worst", L), format_pct(f["worst_share_failing"]) if f["worst_indicator"] else "–",
+                  f"{f['worst_indicator']}. {f['worst_name']}" if f["worst_indicator"] else ""),
+        m.KeyFact(t("kf_poor", L), format_pct(f["poor_share"])),
+        m.KeyFact(t("kf_kchch", L), f"{k['class']} {k['name']}" if k["available"] else "–",
+                  t("kf_kchch_note", L, year=k["year"], severe=k["severe"], moderate=k["moderate"]) if k["available"] else k["text"]),
     ]
-    return m.KeyFacts(rows)
+    return m.KeyFacts(items)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,7 +209,7 @@ def km_document(v: Village) -> m.Document:
     votes_ranked = needs.rank_votes(needs.read_votes(v))
     problems = needs.problems_ranked(v)
     photos = sorted(p for p in (v.raw_dir / "photos").glob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"}) if (v.raw_dir / "photos").exists() else []
-    map_block = m.MapBlock(html_path="map.html", static_image_path=None, caption=t("km_map_caption", L), boundary=boundary, places=places)
+    map_block = MapSlot(t("km_map_caption", L)) if (len(boundary) or len(places)) else m.Gap(t("km_1_6", L), t("boundary_none", L))
     area_blocks = []
     for key, (fig, takeaway) in build.area_charts(v).items():
         area_blocks += [m.Figure(fig, takeaway, takeaway=takeaway)]
@@ -227,7 +249,7 @@ def km_document(v: Village) -> m.Document:
         m.Section("3.2", t("km_3_2", L), [m.Table(understand.display_indicators(v), t("chart_indicators", L))], level=2),
         m.Section("3.3", t("km_3_3", L), _kchch_appendix(v), level=2),
         m.Section("3.4", t("km_3_4", L), [m.Table(understand.data_inventory(v), t("km_inventory", L)),
-                                          m.KeyFacts(list(v.provenance().items()))], level=2),
+                                          m.Table(pd.DataFrame(v.provenance_items(), columns=[t("col_item", L), t("col_value", L)]), t("km_provenance", L))], level=2),
     ]
     del kchch
     sections = [
@@ -336,15 +358,20 @@ def write_outputs(v: Village, out_dir: str | Path | None = None, *, km_doc=None,
     km_doc = km_doc or km_document(v)
     vdr_doc = vdr_doc or vdr_document(v)
     tdr_doc = tdr_doc or tdr_document(v)
+    prov = v.provenance()
+    publish.install_assets(out)
     boundary, places = build.village_geo(v)
-    publish.install_assets(out / "assets")
-    publish.render_map(boundary, places, out / "map.html", title=v.title, lang=v.lang)
+    if len(boundary) or len(places):
+        map_html = publish.render_map(boundary, places, out / "map.html", title=v.title, lang=v.lang, provenance=prov)
+        map_svg = publish.render_static_map(boundary, places, out / "map.svg", title=v.title, lang=v.lang, provenance=prov)
+        km_doc = _attach_maps(km_doc, map_html, map_svg)
     publish.render_html(km_doc, out / "km.html")
     publish.render_html(vdr_doc, out / "vdr.html")
     publish.render_html(tdr_doc, out / "tdr.html")
     publish.render_pdf(km_doc, out / "km.pdf")
     publish.render_slides(forum_slides(v), out / "slides.html", km_doc)
-    pngs = publish.render_cards(social_cards(v), out / "cards", lang=v.lang)
-    publish.render_video(pngs, [c.headline for c in social_cards(v)], out / "km-video.mp4")
+    cards = social_cards(v)
+    pngs = publish.render_cards(cards, out / "cards", provenance=prov, lang=v.lang)
+    publish.render_video(pngs, [c.headline for c in cards], out / "km-video.mp4", provenance=prov, lang=v.lang)
     files = sorted(p for p in out.rglob("*") if p.is_file() and "notebooks" not in p.parts)
     return pd.DataFrame({"file": [str(p.relative_to(out)) for p in files], "kB": [round(p.stat().st_size / 1024) for p in files]})

@@ -29,7 +29,7 @@ def _html(s: str) -> None:
 def heading(v: Village, stage: int) -> None:
     """The stage heading: village, area, survey year, and the provenance every report states."""
     rows = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th><td>{html.escape(str(val))}</td></tr>"
-                   for k, val in v.provenance().items())
+                   for k, val in v.provenance_items())
     _html(f"<h2>{html.escape(v.title)}</h2><p>{html.escape(v.location)}</p><table>{rows}</table>")
 
 

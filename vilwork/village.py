@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import __version__
 from .errors import InputError, WorkspaceError
-from .i18n import check_lang, format_datetime, t
+from .i18n import check_lang, t
 from .registry import indicator_set, kchch2k_set
 from .workspace import Workspace, check_village_code
 
@@ -92,16 +92,23 @@ class Village:
 
     # ---- provenance --------------------------------------------------------------------------
     def provenance(self) -> dict:
-        """What every report states: village, parameters, data period, run time, version."""
+        """What every report states: village, data period, parameters, run time, version.
+
+        Keys are the canonical ones of :mod:`vilwork.publish.model` (labels are added there).
+        """
         return {
-            t("prov_village", self.lang): self.title,
-            t("prov_area", self.lang): self.location,
-            t("prov_year", self.lang): str(self.year),
-            t("prov_parameters", self.lang): f"lang={self.lang}, audience={self.audience}",
-            t("prov_indicator_set", self.lang): f"จปฐ. {indicator_set(self.year).name}",
-            t("prov_run_time", self.lang): format_datetime(self.run_time, self.lang),
-            t("prov_version", self.lang): f"vilwork {__version__}",
+            "village": f"{self.title} · {self.location}",
+            "data_period": t("prov_period", self.lang, year=self.year, set=indicator_set(self.year).name),
+            "parameters": {"village_code": self.code, "year": self.year, "lang": self.lang, "audience": self.audience},
+            "run_time": self.run_time,
+            "vilwork_version": __version__,
         }
+
+    def provenance_items(self) -> list[tuple[str, str]]:
+        """The provenance as (label, text) pairs in the village's language."""
+        from .publish.model import provenance_items
+
+        return provenance_items(self.provenance(), self.lang)
 
     # ---- data --------------------------------------------------------------------------------
     def processed(self, name: str) -> Path:
