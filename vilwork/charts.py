@@ -83,6 +83,8 @@ def hbar(labels, values, *, colors=None, text=None, title=None, xtitle=None, pct
     if pct:
         fig.update_xaxes(tickformat=".0%", range=[0, 1.05])
     fig.update_xaxes(title=xtitle)
+    # labels are measured before the web font loads: a little slack keeps Thai labels unclipped
+    fig.update_yaxes(ticksuffix="   ")
     return style(fig, title, height=height or max(260, 34 * len(labels) + 90), legend=False)
 
 

@@ -294,7 +294,7 @@ def forum_slides(v: Village) -> list:
     """Slides for the community forum: one message per slide, a one-line takeaway under each chart."""
     L = v.lang
     f = understand.key_facts(v)
-    slides = [m.Slide(v.title, v.location + " · " + t("slides_year", L, year=v.year), facts=_summary_facts(v).items[:3])]
+    slides = [m.Slide(t("slide_overview", L), t("slide_overview_msg", L, name=v.name), facts=_summary_facts(v).items[:3])]
     g = understand.group_comparison(v)
     best = g.sort_values("village", ascending=False).iloc[0] if not g.empty else None
     worst_g = g.sort_values("village").iloc[0] if not g.empty else None
@@ -369,7 +369,9 @@ def write_outputs(v: Village, out_dir: str | Path | None = None, *, km_doc=None,
     publish.render_html(vdr_doc, out / "vdr.html")
     publish.render_html(tdr_doc, out / "tdr.html")
     publish.render_pdf(km_doc, out / "km.pdf")
-    publish.render_slides(forum_slides(v), out / "slides.html", km_doc)
+    deck = {"title": t("slides_title", v.lang, name=v.name), "subtitle": f"{v.location} · {t('slides_year', v.lang, year=v.year)}",
+            "lang": v.lang, "provenance": prov, "village_name": v.name}
+    publish.render_slides(forum_slides(v), out / "slides.html", deck)
     cards = social_cards(v)
     pngs = publish.render_cards(cards, out / "cards", provenance=prov, lang=v.lang)
     publish.render_video(pngs, [c.headline for c in cards], out / "km-video.mp4", provenance=prov, lang=v.lang)

@@ -181,7 +181,10 @@ def failing_ranked(v: Village, top: int | None = 10) -> pd.DataFrame:
     f = indicator_comparison(v)
     f = f[f["village"].notna() & (f["village"] < 1.0)].copy()
     f["share_failing"] = 1 - f["village"]
-    f = f.sort_values(["share_failing", "failed"], ascending=[False, False])
+    # a share over a handful of people (3 infants) is not the village's biggest problem:
+    # rates on fewer than min_denominator people or households rank after the others
+    f["reliable"] = f["surveyed"].fillna(0) >= charts.display().get("min_denominator", 10)
+    f = f.sort_values(["reliable", "share_failing", "failed"], ascending=[False, False, False])
     return f.head(top) if top else f
 
 
