@@ -1,10 +1,12 @@
 """Run the four stage notebooks for a village with papermill and publish its report folder.
 
 Outputs are built in a temporary folder beside ``reports/<village_code>/`` and swapped in only
-when every stage succeeded, so a failed or killed run never leaves a half-written report.
+when every stage succeeded (one atomic exchange of the two folders), so a failed or killed run
+never leaves a half-written report. Many villages at once: :mod:`vilwork.batch`.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import tempfile
@@ -70,9 +72,61 @@ def _failing_cell(nb_path: Path) -> str:
     return ""
 
 
+TMP_MARK = ".tmp-"  # temporary build folders: .<code>.tmp-<pid>-<random>
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Fill ``dst`` with hard links to the files below ``src`` (copies across file systems)."""
+    for d, _dirs, files in os.walk(src):
+        rel = Path(d).relative_to(src)
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+        for f in files:
+            try:
+                os.link(Path(d) / f, dst / rel / f)
+            except OSError:
+                shutil.copy2(Path(d) / f, dst / rel / f)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two folders (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def publish_dir(tmp: Path, final: Path) -> None:
+    """Replace ``final`` by the finished folder ``tmp`` so that at every moment ``final`` is the
+    old report or the new one, never a mix (and, without RENAME_EXCHANGE, at worst missing)."""
+    if final.exists() and _exchange(tmp, final):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old report
+        return
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def run_village(ws: Workspace, village_code: str, *, year: int | None = None, lang: str = "th",
-                audience: str = "public", kernel: str = "python3") -> RunResult:
+                audience: str = "public", kernel: str = "python3", engine: str | None = None,
+                notebooks: Path | None = None, assets_from: Path | None = None) -> RunResult:
     """Execute the four stage notebooks for one village and publish ``reports/<village_code>/``.
+
+    Parameters
+    ----------
+    engine : str, optional
+        papermill engine; default papermill's own (a fresh kernel per notebook). ``vilwork``
+        runs the notebooks in this process's warm shell (:mod:`vilwork.engine`).
+    notebooks : Path, optional
+        Folder of the stage notebooks (default :func:`notebooks_dir`).
+    assets_from : Path, optional
+        An installed ``assets/`` folder to hard-link into the report before the stages run, so
+        that stage 4 finds the shared offline assets in place instead of copying them.
 
     Raises
     ------
@@ -82,37 +136,42 @@ def run_village(ws: Workspace, village_code: str, *, year: int | None = None, la
     """
     import papermill as pm
 
+    if engine is not None:
+        from .engine import ENGINE_NAME, register
+
+        if engine == ENGINE_NAME:
+            register()  # also when the package's entry points are not installed
     code = check_village_code(village_code)
     check_lang(lang)
     if audience not in AUDIENCES:
         raise VilworkError(f"audience {audience!r} is not one of {AUDIENCES}")
     ws.reports.mkdir(parents=True, exist_ok=True)
     final = ws.village_reports(code)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{code}.tmp-", dir=ws.reports))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{code}{TMP_MARK}{os.getpid()}-", dir=ws.reports))
+    nb_dir = Path(notebooks) if notebooks else notebooks_dir()
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     params = {"village_code": code, "year": year, "lang": lang, "audience": audience,
               "root": str(ws.root), "out_dir": str(tmp)}
     try:
         (tmp / "notebooks").mkdir()
+        if assets_from is not None:
+            _link_tree(Path(assets_from), tmp / "assets")
         for stage in STAGES:
-            src = notebooks_dir() / f"{stage}.ipynb"
+            src = nb_dir / f"{stage}.ipynb"
             dst = tmp / "notebooks" / f"{stage}.ipynb"
             s0 = time.perf_counter()
             try:
                 pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel,
-                                    progress_bar=False, cwd=str(ws.root), log_output=False)
+                                    progress_bar=False, cwd=str(ws.root), log_output=False,
+                                    engine_name=engine)
             except pm.PapermillExecutionError as e:
                 raise StageError(f"village {code}, stage {stage}: cell {e.exec_count}: {e.ename}: {e.evalue}") from None
             except Exception as e:
                 detail = _failing_cell(dst) or f"{type(e).__name__}: {e}"
                 raise StageError(f"village {code}, stage {stage}: {detail}") from None
             timings[stage] = time.perf_counter() - s0
-        old = final.with_name(f".{code}.old-{os.getpid()}")
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+        publish_dir(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -121,18 +180,17 @@ def run_village(ws: Workspace, village_code: str, *, year: int | None = None, la
 
 
 def run_all(ws: Workspace, villages: list[str] | None = None, **kw) -> int:
-    """Run every village (or ``villages``); print a line each; return 1 if any failed, else 0."""
-    codes = villages or list_villages(ws)
-    failed = []
-    for code in codes:
-        try:
-            print(run_village(ws, code, **kw), flush=True)
-        except VilworkError as e:
-            failed.append(code)
-            print(f"✗ {e}", flush=True)
-    print(f"รายงาน / reports: {len(codes) - len(failed)} สำเร็จ / done, {len(failed)} ล้มเหลว / failed"
-          + (f": {', '.join(failed)}" if failed else ""))
-    return 1 if failed else 0
+    """Run every village (or ``villages``) as one batch; return 1 if any failed, else 0.
+
+    Uses :func:`vilwork.batch.run_batch` (warm Dask workers, one per core, a ledger in
+    ``reports/_batch/``); ``kw`` may hold ``year``, ``lang``, ``audience``, ``workers``.
+    """
+    from .batch import run_batch
+
+    kw.pop("kernel", None)
+    result = run_batch(ws, villages or list_villages(ws), **kw)
+    print(result, flush=True)
+    return result.exit_code
 
 
 __all__ = ["run_village", "run_all", "RunResult", "StageError", "STAGES", "available_years"]
