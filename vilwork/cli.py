@@ -173,4 +173,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as ``python -m vilwork.cli``: this file is then ``__main__``, while the command modules
+    # register with ``vilwork.cli``; dispatch through that module so they are all seen.
+    from vilwork.cli import main as _main
+
+    sys.exit(_main())
