@@ -447,3 +447,30 @@ def test_refuses_bad_arguments_before_writing(tmp_path):
     with pytest.raises(DefinitionError):
         synthesise(ws, villages=4, years=(2563,))  # no income threshold for 2563
     assert not ws.raw.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# programme inputs: the demo shows every selection rule at work
+# ---------------------------------------------------------------------------------------------
+def test_demo_programme_files_give_the_intended_targets(tmp_path):
+    from vilwork.indicators import compute_all
+    from vilwork.ingest import ingest
+    from vilwork.selection import select
+
+    ws = Workspace(tmp_path)
+    synthesise(ws, seed=SEED, villages=12)
+    prog = ws.raw / "programme"
+    assert (prog / "2562" / "candidates_99.xlsx").is_file()
+    prev = list(csv.reader((prog / "previous_99.csv").open(encoding="utf-8-sig")))
+    assert prev[1][:3] == ["2558", "อำเภอ", "99010101"]
+    ingest(ws)
+    compute_all(ws)
+    res = select(ws, 2562)
+    picks = {(r.level, r.village_code) for r in res.targets.itertuples()}
+    # 99010101 scores 5/5 but was a district information village in 2558: skipped, and said so;
+    # 99010102 is the first village of district 9901 that is neither it nor the village with gaps.
+    assert picks == {("district", "99010102"), ("district", "99020101"), ("province", "99010102")}
+    first = res.candidates.set_index("village_code").loc["99010101"]
+    assert not bool(first["eligible"])
+    # nothing in the demo blocks a district
+    assert res.problems.empty

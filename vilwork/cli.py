@@ -108,13 +108,20 @@ def cmd_demo(ws: Workspace, a) -> int:
         print(f"data/raw already has files: using them ({ws.raw}); --fresh rewrites the demo data")
     cmd_ingest(ws, a)
     cmd_indicators(ws, a)
+    code = 0
     if not a.no_reports:
-        try:
-            from .run import run_all
-        except ImportError:  # reports arrive with the stage notebooks
-            return 0
-        return run_all(ws)
-    return 0
+        from .run import run_all
+
+        code = run_all(ws)
+    # The programme layer on the same data: target list, submission register, data quality and
+    # the province roll-up (each a few seconds), so the demo shows every kind of output.
+    for cmd in (["select"], ["register"], ["quality"], ["programme"]):
+        if cmd[0] == "programme" and a.no_reports:
+            continue
+        sub = build_parser().parse_args([*cmd, "--root", str(ws.root)])
+        print(f"\n== vilwork {' '.join(cmd)}", flush=True)
+        code = max(code, sub.func(ws, sub) or 0)
+    return code
 
 
 # Command modules of later features register themselves with @command when imported.

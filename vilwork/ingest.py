@@ -248,6 +248,10 @@ def discover(raw: Path) -> tuple[list[tuple[Path, str, str | None]], list[dict]]
         if parts[0] == "geo":
             skipped.append({"file": name, "reason": "ขอบเขตหมู่บ้าน อ่านโดยขั้นตอนแผนที่ / boundaries: read by the map stage"})
             continue
+        if parts[0] in ("programme", "boundaries", "admin"):
+            skipped.append({"file": name, "reason": "ไฟล์ของงานบริหารโครงการ อ่านโดย vilwork select/register/programme / "
+                                                    "programme files: read by vilwork select, register and programme"})
+            continue
         if p.suffix.lower() not in DATA_SUFFIXES:
             skipped.append({"file": name, "reason": "ไม่ใช่ไฟล์ตาราง (.csv/.xlsx) / not a table file (.csv/.xlsx)"})
             continue

@@ -330,6 +330,7 @@ def synthesise(
                 agg.append(y, proc[y])
     if agg is not None:
         agg.close()
+    _write_programme_files(out, plan, years[-1])
 
     return SynthSummary(
         root=ws.root, files=tuple(out.files), households=counts_h, persons=counts_p, villages=len(plan.villages),
@@ -1369,6 +1370,8 @@ def _remove_previous(ws: Workspace) -> None:
         f"bmn/*/bmn*_households_{PROVINCE_CODE}??.*", f"bmn/*/bmn*_persons_{PROVINCE_CODE}??.*",
         f"aggregates/*/*_tpmap_village_{PROVINCE_CODE}.csv", f"kchch2k/*/kchch2k*_{PROVINCE_CODE}.xlsx",
         f"geo/villages_{PROVINCE_CODE}.geojson",
+        f"programme/*/candidates_{PROVINCE_CODE}.xlsx", f"programme/*/submissions_{PROVINCE_CODE}.csv",
+        f"programme/previous_{PROVINCE_CODE}.csv",
     ]
     for pat in patterns:
         for p in sorted(raw.glob(pat)):
@@ -1536,6 +1539,62 @@ _PROJECTS = {
     "poverty": ["ซ่อมแซมบ้านผู้ยากไร้", "ทุนการศึกษาเด็กยากจน", "ปลูกผักสวนครัวรั้วกินได้"],
     "administration": ["ป้ายข้อมูลหมู่บ้านและแผนที่", "อบรมการใช้ข้อมูล จปฐ.", "เพจเฟซบุ๊กหมู่บ้าน"],
 }
+
+
+def _write_programme_files(out: _Output, plan: _Plan, fiscal_year: int) -> None:
+    """What a province's districts fill in for target selection (docs/programme.md).
+
+    Written so that the demo shows every rule at work, with picks known in advance:
+
+    * ``previous_99.csv``: the province's first village was a district information village four
+      years earlier, and it is also its district's keenest candidate: ineligible, skipped, said.
+    * ``<FY>/candidates_99.xlsx``: per district the intended pick (first village that is neither
+      that one nor the village with gaps) scores 5/5 in the first district and 4/4 elsewhere, so
+      the first district's pick is also the province's; the other candidates score 3/3 (a tie,
+      broken by the documented order); the village with gaps is a candidate too.
+    * ``<FY>/submissions_99.csv``: names sent on time by the first district and 5 days late by the
+      others, the province's names on time, and the first district's KM on 25 May.
+    """
+    avoid = {plan.special.get("gap")}
+    first = plan.districts[0].villages[0].code
+    avoid.add(first)
+    cols = ["village_code", "village_name", "leaders_interest", "joint_support", "note"]
+    head = _headers_programme("candidates", cols)
+    rows, picks = [], []
+    for di, d in enumerate(plan.districts):
+        vs = d.villages
+        pick = next(v for v in vs if v.code not in avoid)
+        picks.append(pick.code)
+        for v in vs[:4] + ([x for x in vs if x.code in avoid and x not in vs[:4]]):
+            if v is pick:
+                score = (5, 5) if di == 0 else (4, 4)
+                note = "ผู้นำและกรรมการหมู่บ้านพร้อมทำข้อมูล อบต. สนับสนุนงบ"
+            elif v.code == first:
+                score, note = (5, 5), "เคยได้รับคัดเลือกมาก่อน"
+            else:
+                score, note = (3, 3), ""
+            rows.append([v.code, v.name_th, score[0], score[1], note])
+    out.write_bytes(f"data/raw/programme/{fiscal_year}/candidates_{PROVINCE_CODE}.xlsx", _xlsx_bytes("ผู้สมัคร", head, rows))
+
+    prev = [_headers_programme("previous", ["year", "level", "village_code", "village_name"]),
+            [fiscal_year - 4, "อำเภอ", first, plan.districts[0].villages[0].name_th]]
+    out.write_text(f"data/raw/programme/previous_{PROVINCE_CODE}.csv", _csv_text(prev), bom=True)
+
+    sub = [_headers_programme("submissions", ["item", "level", "village_code", "sent_date", "note"])]
+    for di, code in enumerate(picks):
+        day = "20/02" if di == 0 else "05/03"
+        sub.append(["รายชื่อ", "อำเภอ", code, f"{day}/{fiscal_year}", "" if di == 0 else "ส่งช้าเพราะรอมติประชาคม"])
+    sub.append(["รายชื่อ", "จังหวัด", picks[0], f"27/02/{fiscal_year}", ""])
+    sub.append(["ถอดบทเรียน", "อำเภอ", picks[0], f"25/05/{fiscal_year}", ""])
+    out.write_text(f"data/raw/programme/{fiscal_year}/submissions_{PROVINCE_CODE}.csv", _csv_text(sub), bom=True)
+
+
+def _headers_programme(table: str, cols: list[str]) -> list[str]:
+    """The Thai header vilwork writes first for each column (programme/columns.yaml)."""
+    from .programme import settings
+
+    names = settings("columns")["tables"][table]
+    return [names[c][0] for c in cols]
 
 
 def _votes_csv(areas: list[dict], rng: np.random.Generator, year: int) -> str:
