@@ -4,6 +4,7 @@ Every expected value below was worked out by hand from the rows written in the t
 """
 from __future__ import annotations
 
+import dataclasses
 import pandas as pd
 import pytest
 
@@ -63,7 +64,8 @@ def _raw(v: Village, name: str, text: str, bom: bool = False) -> None:
 
 @pytest.fixture
 def v(tmp_path):
-    return _workspace(tmp_path)
+    # exact numbers: these tests check the arithmetic; the public view is tested on its own
+    return dataclasses.replace(_workspace(tmp_path), audience="internal")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,6 +124,17 @@ def test_problems_chart_uses_only_offline_traces(v):
     fig = needs.problems_chart(v)
     assert {tr.type for tr in fig.data} == {"bar", "scatter"}
     assert list(fig.data[0].x) == pytest.approx([0.05, 0.10, 0.25, 0.25, 0.5])  # worst on top
+
+
+def test_public_problems_suppress_small_cells(tmp_path):
+    pub = _workspace(tmp_path)  # audience "public" by default
+    th = needs.display(needs.problems_ranked(pub), "th").set_index("ตัวชี้วัด")
+    # 4 fails 2 of 20 and 9 fails 1 of 20: "<5", and the share only as a bound (< 5/20)
+    assert th.loc[4, "ไม่ผ่าน"] == "<5" and th.loc[4, "สัดส่วนที่ไม่ผ่าน"] == "<25.0%"
+    assert th.loc[9, "ไม่ผ่าน"] == "<5" and th.loc[9, "สัดส่วนที่ไม่ผ่าน"] == "<25.0%"
+    assert th.loc[22, "ไม่ผ่าน"] == "5" and th.loc[22, "สัดส่วนที่ไม่ผ่าน"] == "25.0%"
+    # the chart leaves the two out instead of drawing their exact share
+    assert list(needs.problems_chart(pub).data[0].x) == pytest.approx([0.25, 0.25, 0.5])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -67,9 +67,11 @@ def test_indicator_comparison_prefers_official_units(ws):
 
 
 def test_failing_ranked_puts_tiny_denominators_last(ws):
-    f = understand.failing_ranked(open_village(ws, V), top=None)
+    f = understand.failing_ranked(open_village(ws, V, audience="internal"), top=None)
     # 6 fails 25% of 40, 9 fails 10% of 50, 2 fails 33% of only 3 people; 22 passes fully
     assert list(f["indicator"]) == [6, 9, 2]
+    # the public never sees the rate over 3 people (a group of 1..4 is a small cell, PDPA)
+    assert list(understand.failing_ranked(open_village(ws, V), top=None)["indicator"]) == [6, 9]
 
 
 def test_trend_two_years_by_hand(ws):

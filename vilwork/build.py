@@ -106,7 +106,14 @@ def _rate_table(v: Village, indicators) -> pd.DataFrame:
             "pass_rate": r["pass_rate"] if r is not None else np.nan,
             "tambon_pass_rate": tr["pass_rate"] if tr is not None else np.nan,
         })
-    return pd.DataFrame(out, columns=["indicator", "name", "unit", "surveyed", "failed", "pass_rate", "tambon_pass_rate"])
+    out = pd.DataFrame(out, columns=["indicator", "name", "unit", "surveyed", "failed", "pass_rate", "tambon_pass_rate"])
+    if v.audience == "public" and not out.empty:  # a rate that gives away a small cell is not shown (PDPA)
+        from . import disclosure
+
+        k = disclosure.small_cell_threshold()
+        keep = [disclosure.share_state(s, x, k) == "show" for s, x in zip(out["surveyed"], out["failed"])]
+        out["pass_rate"] = out["pass_rate"].where(pd.Series(keep, index=out.index))
+    return out
 
 
 def _empty_fig(text: str) -> go.Figure:
@@ -195,6 +202,7 @@ def classified(v: Village) -> pd.DataFrame:
                              "tambon_pass_rate": np.nan, "aspect": aspect, "level": level, "level_name": name})
     out = pd.DataFrame(rows, columns=_CLASSIFIED_COLUMNS)
     out.attrs["kchch2k_year"] = kyear
+    out.attrs["audience"] = v.audience  # display() suppresses small cells for the public
     notes = []
     if v.indicators.empty or out.loc[out["source_key"] == "bmn", "pass_rate"].isna().all():
         notes.append(t("no_indicator_data", L))

@@ -147,6 +147,15 @@ def _fmt_value(x, kind: str, lang: str):
     return x
 
 
+def _protect(frame: pd.DataFrame) -> pd.DataFrame:
+    """Public copy: surveyed/failed and the village's failing share as suppressed text (PDPA)."""
+    from . import disclosure
+
+    rates = {c: comp for c, comp in (("share_failing", False), ("pass_rate", True)) if c in frame.columns}
+    return disclosure.protect_pairs(frame, "surveyed", "failed", disclosure.small_cell_threshold(),
+                                    rates=rates, count_fmt=format_int)
+
+
 def display(frame: pd.DataFrame, lang: str = "th") -> pd.DataFrame:
     """A canonical frame of this module or :mod:`vilwork.build` as a table for readers.
 
@@ -168,6 +177,8 @@ def display(frame: pd.DataFrame, lang: str = "th") -> pd.DataFrame:
         Text cells, labelled headers; ``attrs`` (the note) carried over.
     """
     check_lang(lang)
+    if frame.attrs.get("audience") == "public" and {"surveyed", "failed"} <= set(frame.columns):
+        frame = _protect(frame)
     out = {}
     for col in frame.columns:
         if _hidden(str(col)):
@@ -317,13 +328,21 @@ def problems_ranked(v: Village, top: int | None = None) -> pd.DataFrame:
     f = pd.DataFrame(out).sort_values(["share_failing", "failed", "indicator"], ascending=[False, False, True])
     f.insert(0, "rank", _competition_rank(list(zip(f["share_failing"], f["failed"]))))
     f = f.reset_index(drop=True)[_PROBLEM_COLUMNS]
-    return f.head(top).reset_index(drop=True) if top else f
+    f = f.head(top).reset_index(drop=True) if top else f
+    f.attrs["audience"] = v.audience  # display() suppresses small cells for the public
+    return f
 
 
 def problems_chart(v: Village, top: int | None = 10) -> go.Figure:
     """Bars of the share failing per problem (worst on top, coloured by the pass-rate bands)
     with the tambon's share as a marker beside each bar."""
-    p = problems_ranked(v, top)
+    p = problems_ranked(v, None if v.audience == "public" else top)
+    if v.audience == "public":  # shares that would give away a small cell are left out (PDPA)
+        from . import disclosure
+
+        k = disclosure.small_cell_threshold()
+        p = p[[disclosure.share_state(s, x, k) == "show" for s, x in zip(p["surveyed"], p["failed"])]]
+        p = (p.head(top) if top else p).reset_index(drop=True)
     if p.empty:
         return charts.style(go.Figure(), p.attrs.get("note") or t("no_data", v.lang))
     labels = [f"{i}. {n}" for i, n in zip(p["indicator"], p["name"])]

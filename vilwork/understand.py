@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import yaml
 
-from . import charts
+from . import charts, disclosure
 from .i18n import format_baht, format_int, format_pct, t
 from .registry import definitions_dir, poverty_dimensions, threshold
 from .village import LEVELS, Village
@@ -119,13 +119,20 @@ def display_indicators(v: Village, frame: pd.DataFrame | None = None) -> pd.Data
     if f.empty:
         return f
     L = v.lang
+    surveyed = [format_int(x) for x in f["surveyed"]]
+    failed = [format_int(x) for x in f["failed"]]
+    village = [format_pct(x) for x in f["village"]]
+    if v.audience == "public":  # small cells and the rates that would give them away (PDPA)
+        shown = disclosure.protect_pairs(f, "surveyed", "failed", disclosure.small_cell_threshold(),
+                                         rates={"village": True}, count_fmt=format_int)
+        surveyed, failed, village = shown["surveyed"].tolist(), shown["failed"].tolist(), shown["village"].tolist()
     return pd.DataFrame({
         t("col_indicator", L): f["indicator"].astype(int),
         t("col_name", L): f["name"],
         t("col_unit", L): [t(f"unit_{u}", L) if isinstance(u, str) else "–" for u in f["unit"]],
-        t("col_surveyed", L): [format_int(x) for x in f["surveyed"]],
-        t("col_failed", L): [format_int(x) for x in f["failed"]],
-        t("level_village", L): [format_pct(x) for x in f["village"]],
+        t("col_surveyed", L): surveyed,
+        t("col_failed", L): failed,
+        t("level_village", L): village,
         t("level_tambon", L): [format_pct(x) for x in f["tambon"]],
         t("level_district", L): [format_pct(x) for x in f["district"]],
         t("level_province", L): [format_pct(x) for x in f["province"]],
@@ -172,8 +179,17 @@ def indicator_chart(v: Village, group: int | None = None) -> go.Figure:
         f = f[f["group"] == group]
     labels = [f"{i}. {n}" for i, n in zip(f["indicator"], f["name"])]
     title = t("chart_indicators", v.lang) if group is None else v.indicator_set.group_name(group, v.lang)
+    if v.audience == "public":  # a rate that would give away a small cell is left out (PDPA)
+        f = f.assign(village=f["village"].where(_shown_rows(f)))
     return charts.hbar(labels, f["village"], colors=[charts.band_color(x) for x in f["village"]],
                        text=[format_pct(x, 0) for x in f["village"]], title=title)
+
+
+def _shown_rows(f: pd.DataFrame) -> pd.Series:
+    """Rows whose surveyed/failed pair may be shown exactly to the public (no small cell)."""
+    k = disclosure.small_cell_threshold()
+    return pd.Series([disclosure.share_state(s, x, k) == "show" for s, x in zip(f["surveyed"], f["failed"])],
+                     index=f.index, dtype=bool)
 
 
 def failing_ranked(v: Village, top: int | None = 10) -> pd.DataFrame:
@@ -184,6 +200,8 @@ def failing_ranked(v: Village, top: int | None = 10) -> pd.DataFrame:
     # a share over a handful of people (3 infants) is not the village's biggest problem:
     # rates on fewer than min_denominator people or households rank after the others
     f["reliable"] = f["surveyed"].fillna(0) >= charts.display().get("min_denominator", 10)
+    if v.audience == "public":  # public charts, slides and cards: only rates that hide no small cell
+        f = f[_shown_rows(f)]
     f = f.sort_values(["reliable", "share_failing", "failed"], ascending=[False, False, False])
     return f.head(top) if top else f
 
@@ -221,6 +239,10 @@ def poverty_chart(v: Village) -> go.Figure:
     p = poverty_summary(v)
     if p.empty:
         return charts.style(go.Figure(), t("no_data", v.lang))
+    if v.audience == "public":  # a share that would give away 1..k poor people is left out (PDPA)
+        k = disclosure.small_cell_threshold()
+        p = p.assign(village=[x if disclosure.share_state(n, q, k) == "show" else np.nan
+                              for x, n, q in zip(p["village"], p["persons"], p["poor"])])
     long = p.melt(id_vars=["dimension", "name"], value_vars=list(LEVELS), var_name="level", value_name="share")
     long["level"] = [t(f"level_{x}", v.lang) for x in long["level"]]
     pal = charts.display()["levels_palette"]
@@ -238,16 +260,22 @@ def alkire_foster_summary(v: Village) -> pd.DataFrame:
         r = village_alkire_foster(v.ws, v.code, v.year)
     except Exception as e:  # no household records (aggregates only): say so, don't fail the stage
         return pd.DataFrame({t("col_measure", v.lang): [t("af_unavailable", v.lang)], t("col_value", v.lang): [str(e)]})
+    k = disclosure.small_cell_threshold()
+    hidden = v.audience == "public" and disclosure.share_state(r.n, r.q, k) != "show"
+    # with 1..k poor households, H would give their number and A, M0–M2 and the contributions
+    # describe those few households: the public sees a bound for H and nothing of the rest
+    h = disclosure.share_text(r.n, r.q, k, format_pct) if hidden else format_pct(r.H)
+    x = (lambda s: disclosure.COMPLEMENT) if hidden else (lambda s: s)  # noqa: E731
     rows = [
-        (t("af_H", v.lang), format_pct(r.H)),
-        (t("af_A", v.lang), format_pct(r.A)),
-        (t("af_M0", v.lang), f"{r.M0:.3f}"),
-        (t("af_M1", v.lang), f"{r.M1:.3f}"),
-        (t("af_M2", v.lang), f"{r.M2:.3f}"),
+        (t("af_H", v.lang), h),
+        (t("af_A", v.lang), x(format_pct(r.A))),
+        (t("af_M0", v.lang), x(f"{r.M0:.3f}")),
+        (t("af_M1", v.lang), x(f"{r.M1:.3f}")),
+        (t("af_M2", v.lang), x(f"{r.M2:.3f}")),
     ]
     names = {d.key: d.name(v.lang) for d in poverty_dimensions()}
     for dim, share in r.contributions.items():
-        rows.append((t("af_contribution", v.lang, dim=names.get(dim, dim)), format_pct(share)))
+        rows.append((t("af_contribution", v.lang, dim=names.get(dim, dim)), x(format_pct(share))))
     return pd.DataFrame(rows, columns=[t("col_measure", v.lang), t("col_value", v.lang)])
 
 
@@ -341,6 +369,9 @@ def trend(v: Village) -> pd.DataFrame:
     prev, cur = years[-2], years[-1]
     a = df[df["year"] == prev].set_index("indicator")["pass_rate"]
     b = df[df["year"] == cur].set_index("indicator")["pass_rate"]
+    if v.audience == "public":  # rates that would give away a small cell are not compared (PDPA)
+        a = a.where(_shown_rows(df[df["year"] == prev].set_index("indicator")))
+        b = b.where(_shown_rows(df[df["year"] == cur].set_index("indicator")))
     idx = sorted(set(a.index) | set(b.index))
     out = pd.DataFrame({"indicator": [int(i) for i in idx]})
     out["name"] = [v.indicator_set.indicator_name(i, v.lang, short=True) for i in out["indicator"]]
@@ -363,6 +394,13 @@ def key_facts(v: Village) -> dict:
     worst = failing_ranked(v, 1)
     pov = poverty_summary(v)
     any_pov = pov[pov["dimension"] == "any"] if not pov.empty else pov
+    poor_share = float(any_pov["village"].iloc[0]) if not any_pov.empty else None
+    poor_text = format_pct(poor_share)
+    if v.audience == "public" and poor_share is not None:
+        k = disclosure.small_cell_threshold()
+        n, q = any_pov["persons"].iloc[0], any_pov["poor"].iloc[0]
+        if disclosure.share_state(n, q, k) != "show":  # a bound in the text; no slide or card
+            poor_text, poor_share = disclosure.share_text(n, q, k, format_pct), None
     return {
         "households": int(len(hh)) if not hh.empty else None,
         "persons": int(len(v.persons)) if not v.persons.empty else None,
@@ -371,6 +409,7 @@ def key_facts(v: Village) -> dict:
         "worst_indicator": (int(worst["indicator"].iloc[0]) if not worst.empty else None),
         "worst_name": (worst["name"].iloc[0] if not worst.empty else None),
         "worst_share_failing": (float(worst["share_failing"].iloc[0]) if not worst.empty else None),
-        "poor_share": (float(any_pov["village"].iloc[0]) if not any_pov.empty else None),
+        "poor_share": poor_share,
+        "poor_share_text": poor_text,
         "kchch2k": kchch2k_status(v),
     }
