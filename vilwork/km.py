@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import build, needs, understand
+from . import build, disclosure, needs, understand
 from .i18n import format_baht, format_int, format_pct, t
 from .publish import model as m
 from .village import Village, parent_code
@@ -35,6 +35,24 @@ def _attach_maps(doc: m.Document, html_path: Path, image_path: Path) -> m.Docume
                   for b in s.blocks]
         sections.append(replace(s, blocks=blocks))
     return replace(doc, sections=sections)
+
+
+_CONSENT_KEYS = ("consent", "name_consent", "public_name")
+
+
+def roles_not_names(val):
+    """A copy of a profile value where every person entry (a mapping with ``name`` and ``role``)
+    keeps its role but loses its name, unless the entry says ``consent: true`` (PDPA: the public
+    audience sees who does what, not who they are, without the person's consent)."""
+    if isinstance(val, dict):
+        person = "name" in val and "role" in val
+        allowed = person and any(str(val.get(k, "")).strip().lower() in ("true", "yes", "1", "ใช่", "ยินยอม")
+                                 for k in _CONSENT_KEYS)
+        return {k: roles_not_names(x) for k, x in val.items()
+                if not (person and not allowed and k == "name") and k not in _CONSENT_KEYS}
+    if isinstance(val, (list, tuple)):
+        return [roles_not_names(x) for x in val]
+    return val
 
 
 def _narrative(profile, field: str, lang: str) -> list:
@@ -95,7 +113,7 @@ def _summary_facts(v: Village) -> m.KeyFacts:
         m.KeyFact(t("kf_full_pass", L), f"{f['indicators_full_pass']} / {f['indicators_measured']}"),
         m.KeyFact(t("kf_worst", L), format_pct(f["worst_share_failing"]) if f["worst_indicator"] else "–",
                   f"{f['worst_indicator']}. {f['worst_name']}" if f["worst_indicator"] else ""),
-        m.KeyFact(t("kf_poor", L), format_pct(f["poor_share"])),
+        m.KeyFact(t("kf_poor", L), f.get("poor_share_text") or format_pct(f["poor_share"])),
         m.KeyFact(t("kf_kchch", L), f"{k['class']} {k['name']}" if k["available"] else "–",
                   t("kf_kchch_note", L, year=k["year"], severe=k["severe"], moderate=k["moderate"]) if k["available"] else k["text"]),
     ]
@@ -154,13 +172,17 @@ def tambon_villages(v: Village) -> pd.DataFrame:
     rows = []
     for _, r in ind.iterrows():
         code = r["code"]
-        poor = pov.loc[pov["code"] == code, "share"] if not pov.empty else pd.Series(dtype=float)
+        poor = pov.loc[pov["code"] == code] if not pov.empty else pd.DataFrame(columns=["share", "persons", "poor"])
+        poor_text = format_pct(poor["share"].iloc[0]) if len(poor) else "–"
+        if len(poor) and v.audience == "public":  # 1..k poor people in a village: a bound (PDPA)
+            poor_text = disclosure.share_text(poor["persons"].iloc[0], poor["poor"].iloc[0],
+                                              disclosure.small_cell_threshold(), format_pct)
         rows.append({
             t("col_village_code", L): code,
             t("col_village_name", L): v.name_of(code),
             t("col_mean_rate", L): format_pct(r["mean_rate"]),
             t("kf_full_pass", L): f"{int(r['full_pass'])} / {int(r['measured'])}",
-            t("kf_poor", L): format_pct(poor.iloc[0]) if len(poor) else "–",
+            t("kf_poor", L): poor_text,
             t("kf_kchch", L): (v.kchch2k_set.class_name(int(lv.at[code, "class"]), L) if not lv.empty and code in lv.index else "–"),
         })
     return pd.DataFrame(rows)
@@ -201,6 +223,8 @@ def km_document(v: Village) -> m.Document:
     """The KM lesson-learned document with every part of the official outline (ส่วนที่ 1–3)."""
     L = v.lang
     prof = needs.load_profile(v)
+    if v.audience == "public":  # leaders and the working team by role, not by name (PDPA)
+        prof = replace(prof, data=roles_not_names(prof.data))
     N = lambda f: _narrative(prof, f, L)  # noqa: E731
     # sections whose substance comes from data files: the village's own words are welcome, not required
     N_opt = lambda f: [] if getattr(prof.get(f), "missing", False) else _narrative(prof, f, L)  # noqa: E731
