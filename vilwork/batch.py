@@ -569,6 +569,7 @@ class BatchResult:
     ledger: Path
     plan_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    audit_ok: bool = True  # the PDPA audit of the batch's own files and data/processed
 
     @property
     def failed(self) -> list[dict]:
@@ -576,7 +577,7 @@ class BatchResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        return 1 if self.failed or not self.audit_ok else 0
 
     def table(self, max_rows: int = 30) -> str:
         """The timing table: one line per village (up to ``max_rows``), else per-stage statistics."""
@@ -837,7 +838,14 @@ def run_batch(ws: Workspace, villages: list[str] | None = None, *, year: int | N
                              "different from this one (changed during the batch, or cluster workers started earlier: "
                              "restart them); `--resume` will redo them")
         write_ledger(ws, ledger)
-    res = BatchResult(rows, plan.skipped, time.perf_counter() - t0, workers, lpath, plan_s, notes)
+    # PDPA: each village's report was audited before it was published (run_village); the batch's
+    # own files (ledger) and data/processed are audited here, and a hit fails the batch
+    from .audit import audit_paths
+
+    rep = audit_paths(ws, [batch_dir(ws), ws.processed])
+    if not rep.ok:
+        notes.append(f"PDPA audit failed\n{rep}")
+    res = BatchResult(rows, plan.skipped, time.perf_counter() - t0, workers, lpath, plan_s, notes, rep.ok)
     return res
 
 

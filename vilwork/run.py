@@ -133,6 +133,8 @@ def run_village(ws: Workspace, village_code: str, *, year: int | None = None, la
     StageError
         When a stage fails: the message names the stage, the cell and the error; the previous
         report folder (if any) is left as it was.
+    vilwork.audit.AuditError
+        When the finished report holds personal data (:mod:`vilwork.audit`); it is not published.
     """
     import papermill as pm
 
@@ -171,6 +173,12 @@ def run_village(ws: Workspace, village_code: str, *, year: int | None = None, la
                 detail = _failing_cell(dst) or f"{type(e).__name__}: {e}"
                 raise StageError(f"village {code}, stage {stage}: {detail}") from None
             timings[stage] = time.perf_counter() - s0
+        # PDPA: a report with a citizen ID, a name or a house number is never published
+        from .audit import check_outputs
+
+        s0 = time.perf_counter()
+        check_outputs(ws, [tmp], f"village {code}")
+        timings["audit"] = time.perf_counter() - s0
         publish_dir(tmp, final)
     finally:
         if tmp.exists():

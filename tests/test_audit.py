@@ -1,0 +1,131 @@
+"""PDPA audit: planted IDs, names and house numbers are found, masked, and fail the command."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from vilwork import audit
+from vilwork.cli import main
+from vilwork.workspace import Workspace
+
+# 1-1017-00230-70-? : check digit worked by hand: 1·13 + 1·12 + 0·11 + 1·10 + 7·9 + 0·8 + 0·7
+# + 2·6 + 3·5 + 0·4 + 7·3 + 0·2 = 146; 146 mod 11 = 3; (11 − 3) mod 10 = 8  ->  1101700230708
+GOOD_ID = "1101700230708"
+BAD_ID = "1101700230709"  # wrong check digit
+
+PERSONS = (
+    "ปีสำรวจ,รหัสบ้าน,ลำดับที่,คำนำหน้า,ชื่อ,นามสกุล,เลขประจำตัวประชาชน,เพศ,วันเดือนปีเกิด\n"
+    f"2562,99010101001,1,นาย,สมปอง,ทดสอบดี,{GOOD_ID},ชาย,01/01/2520\n"
+    "2562,99010101001,2,นาง,มาลี,ทดสอบดี,3100600133452,หญิง,02/02/2522\n"
+)
+HOUSEHOLDS = (
+    "ปีสำรวจ,รหัสบ้าน,บ้านเลขที่,ชื่อหัวหน้าครัวเรือน,รหัสหมู่บ้าน\n"
+    "2562,99010101001,77/3,นายสมปอง ทดสอบดี,99010101\n"
+)
+
+
+def test_check_digit_by_hand():
+    assert audit.valid_citizen_id(GOOD_ID)
+    assert not audit.valid_citizen_id(BAD_ID)
+
+
+def _ids():
+    ids = audit.Identifiers()
+    ids.add_name("สมปอง", "ทดสอบดี")
+    ids.house_numbers.add("77/3")
+    return ids
+
+
+@pytest.mark.parametrize("text", [
+    f"id {GOOD_ID}.",
+    "id 1-1017-00230-70-8",
+    "id 1 1017 00230 70 8",
+    "เลข ๑๑๐๑๗๐๐๒๓๐๗๐๘ ครับ",
+])
+def test_ids_in_any_spelling_are_found_and_masked(text):
+    hits = audit.scan_text(text, _ids(), "f.txt")
+    assert [h.kind for h in hits] == ["citizen ID / เลขประจำตัวประชาชน"]
+    assert hits[0].sample == "1-1017-xxxxx-xx-8"
+    assert GOOD_ID not in str(hits[0])
+
+
+@pytest.mark.parametrize("text", [
+    f"id {BAD_ID}",                 # invalid check digit
+    "0.1101700230708",               # a decimal, not an ID
+    f"key 3{GOOD_ID[1:]}abcd",       # the start of a hex pseudonym
+    f"{GOOD_ID}4",                   # 14 digits
+])
+def test_no_false_ids(text):
+    assert not [h for h in audit.scan_text(text, audit.Identifiers(), "f.txt") if "ID" in h.kind]
+
+
+def test_names_and_house_numbers():
+    ids = _ids()
+    assert audit.scan_text("ผู้ใหญ่บ้านนายสมปอง ทดสอบดี กล่าวว่า", ids, "f")[0].kind.startswith("person name")
+    assert audit.scan_text("สมปอง,ทดสอบดี", ids, "f")  # two CSV cells
+    assert not audit.scan_text("สมปอง ใจดี และ มาลี ทดสอบดี", ids, "f")  # not one person's first + last
+    assert audit.scan_text("บ้านเลขที่ 77/3 หมู่ 1", ids, "f")[0].kind.startswith("house number")
+    assert not audit.scan_text("ร้อยละ 77/3", ids, "f")  # a number without house-number context
+
+
+@pytest.fixture
+def ws(tmp_path):
+    w = Workspace(tmp_path).ensure()
+    d = w.raw / "bmn" / "2562"
+    d.mkdir(parents=True)
+    (d / "bmn2562_persons_9901.csv").write_text(PERSONS, encoding="utf-8-sig")
+    (d / "bmn2562_households_9901.csv").write_text(HOUSEHOLDS, encoding="utf-8-sig")
+    rep = w.reports / "99010101"
+    rep.mkdir()
+    (rep / "km.html").write_text("<html><body><p>บ้านหนองบัว 45.0%</p></body></html>", encoding="utf-8")
+    pd.DataFrame({"person_key": ["e58d7cc3fc3e8062"], "village_code": ["99010101"]}).to_parquet(w.processed / "p.parquet")
+    return w
+
+
+def test_names_are_read_from_raw_like_ingest(ws):
+    ids = audit.load_identifiers(ws)
+    assert ids.last_to_first == {"ทดสอบดี": {"สมปอง", "มาลี"}}
+    assert ids.house_numbers == {"77/3"}
+
+
+def test_clean_workspace_passes(ws, capsys):
+    assert main(["audit", "--root", str(ws.root)]) == 0
+    assert "no personal data found" in capsys.readouterr().out
+
+
+def test_planted_name_and_id_fail_loudly(ws, capsys):
+    km = ws.reports / "99010101" / "km.html"
+    km.write_text("<html><body><td>มาลี</td><td>ทดสอบดี</td>\n<p>บ้านเลขที่ 77/3</p></body></html>", encoding="utf-8")
+    pd.DataFrame({"x": [f"{GOOD_ID[:1]}-{GOOD_ID[1:5]}-{GOOD_ID[5:10]}-{GOOD_ID[10:12]}-{GOOD_ID[12]}"]}).to_csv(
+        ws.processed / "leak.csv", index=False)
+    assert main(["audit", "--root", str(ws.root)]) == 1
+    out = capsys.readouterr().out
+    assert "reports/99010101/km.html: line 1" in out and "person name" in out
+    assert "reports/99010101/km.html: line 2" in out and "house number" in out
+    assert "data/processed/leak.csv: line 2" in out and "1-1017-xxxxx-xx-8" in out
+    assert GOOD_ID not in out and "00230" not in out and "มาลี" not in out
+    with pytest.raises(audit.AuditError, match="PDPA audit failed"):
+        audit.check_outputs(ws, [ws.reports / "99010101"], "village 99010101")
+
+
+def test_planted_id_in_parquet_and_xlsx(ws):
+    pd.DataFrame({"cid": [int(GOOD_ID)]}).to_parquet(ws.processed / "ids.parquet")
+    pd.DataFrame({"a": ["x"], "b": [GOOD_ID]}).to_excel(ws.reports / "99010101" / "t.xlsx", index=False)
+    rep = audit.audit_workspace(ws)
+    where = {(h.file, h.location.split(":")[0]) for h in rep.hits}
+    assert ("data/processed/ids.parquet", "column cid") in where
+    assert ("reports/99010101/t.xlsx", "sheet Sheet1 row 2") in where
+
+
+def test_pictures_are_listed_not_scanned(ws):
+    (ws.reports / "99010101" / "card.png").write_bytes(b"\x89PNG\r\n\x1a\n" + GOOD_ID.encode())
+    rep = audit.audit_workspace(ws)
+    assert rep.ok and ("reports/99010101/card.png", "picture, video or font") in rep.not_scanned
+
+
+def test_symlinks_are_not_followed(ws, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside") / "secret.txt"
+    outside.write_text(GOOD_ID)
+    (ws.reports / "99010101" / "link.txt").symlink_to(outside)
+    rep = audit.audit_workspace(ws)
+    assert ("reports/99010101/link.txt", "symbolic link (not followed)") in rep.not_scanned
