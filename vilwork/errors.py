@@ -38,3 +38,7 @@ class NoUsableDataError(VilworkError):
 
 class KeyFileError(VilworkError):
     """Raised when the pseudonym key is missing where data keyed with it already exist, or unreadable."""
+
+
+class OutputError(VilworkError):
+    """Raised when an output cannot be written (disk full, no permission); the previous outputs are kept."""

@@ -18,6 +18,7 @@ See docs/indicators.md.
 """
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
@@ -32,7 +33,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .errors import DefinitionError, InputError, NoUsableDataError
+from . import atomic
+from .errors import DefinitionError, InputError, NoUsableDataError, OutputError
 from .log import get_logger
 from .registry import IndicatorSet, indicator_set, kchch2k_set
 from .rules import TARGET_CONDITIONS, check_target, health_values, rule_threshold
@@ -634,17 +636,31 @@ def _year_rows(con: duckdb.DuckDBPyConnection, ws: Workspace, year: int, rec: "_
 # writing
 # ============================================================================================
 def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
-    """Write ``table`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    """Write ``table`` to ``path`` through a temporary file in the same folder, ``fsync`` and ``os.replace``.
+
+    A run killed while writing leaves the previous file whole (see :mod:`vilwork.atomic`).
+
+    Raises
+    ------
+    OutputError
+        When the file cannot be written (disk full, no permission); the previous file is kept.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+        return atomic.write_parquet_atomic(table, path, pause=f"indicators:write:{path.name}")
+    except OSError as e:
+        full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+        reason = "ดิสก์เต็ม / the disk is full" if full else (e.strerror or str(e))
+        raise OutputError(f"เขียน {path.name} ไม่สำเร็จ: {reason}; ไฟล์เดิมยังอยู่ / could not write {path.name}: {reason}; "
+                          "the previous file is unchanged") from None
+
+
+def _start_clean(ws: Workspace) -> None:
+    """Finish or discard what a killed ingest left, and remove temporary files of killed runs."""
+    from .ingest import recover
+
+    recover(ws)
+    atomic.remove_stale_tmp(ws.processed)
 
 
 def _with_other_years(new: pa.Table, path: Path, years: list[int]) -> pa.Table:
@@ -693,6 +709,7 @@ def compute_indicators(ws: Workspace, *, years: list[int] | None = None, threads
 
 def _compute(ws: Workspace, *, years: list[int] | None, threads: int | None, dims=None) -> tuple[dict[str, Path], list[_YearRows], dict[int, pd.DataFrame]]:
     """Indicators (and, with ``dims``, the TPMAP village counts from the same pass) per year."""
+    _start_clean(ws)
     all_years = survey_years(ws)
     todo = sorted({int(y) for y in years}) if years is not None else all_years
     todo = [y for y in todo if y in all_years]

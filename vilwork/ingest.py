@@ -12,14 +12,22 @@ The shape of a run:
    checked across chunks and files), then platform aggregates, กชช. 2ค, accounts and capital are
    read in chunks; each chunk is cleaned, validated lazily (:mod:`vilwork.schemas`), checked for
    duplicates and membership, and its accepted rows are pseudonymised and typed;
-4. households get their member counts and income per member, and every output is written
-   atomically; ``quarantine.csv`` and ``ingest_summary.json`` close the run.
+4. households get their member counts and income per member; ``quarantine.csv`` and
+   ``ingest_summary.json`` close the run.
+
+Crash safety: everything is written into a hidden staging folder ``data/processed/.ingest-new``,
+flushed to disk and marked complete, and only then moved into place (:func:`publish_staged`),
+the summary last. A run killed before the mark leaves the previous outputs untouched (the next
+run deletes the staging folder); a run killed while moving is finished by the next ``ingest`` or
+``indicators`` (:func:`recover`). Two ingests of one workspace never run at once (a lock file).
 
 A file is processed as a unit: if it cannot be read to the end, nothing of it is kept and it is
 reported as refused. For every file and in total, rows in = accepted + quarantined.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import re
@@ -35,7 +43,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import registry
-from .errors import DefinitionError, InputError
+from .atomic import fsync_path, pause_point, remove_stale_tmp, replace_durably, tmp_path, write_parquet_atomic, write_text_atomic
+from .disclosure import neutralise_frame
+from .errors import DefinitionError, InputError, OutputError
 from .log import get_logger
 from .pseudonym import load_key, mask_id, mask_value, pseudonymise
 from .readers import CHUNK_ROWS, TableSource, open_table
@@ -55,9 +65,14 @@ from .workspace import Workspace
 
 log = get_logger(__name__)
 
-#: what ingest owns in data/processed (cleared at the start of every run)
+#: what ingest owns in data/processed (replaced as a whole by every run; the summary is moved last)
 OWNED = ("households", "persons", "aggregates", "kchch2k.parquet", "accounts.parquet", "capital.parquet",
-         "places.parquet", "quarantine.csv", "ingest_summary.json", ".ingest-tmp")
+         "places.parquet", "quarantine.csv", "ingest_summary.json")
+STAGE = ".ingest-new"      # the run being written (invisible to readers until published)
+_OLD = ".ingest-old"       # previous outputs on their way out during publishing
+_COMMIT = ".complete"      # in STAGE: the run is whole on disk and may be published
+_LOCK = ".ingest.lock"
+_LEGACY = (".ingest-tmp",)  # scratch folder of earlier versions
 DATA_SUFFIXES = {".csv", ".tsv", ".xlsx", ".xlsm", ".xls"}
 QUARANTINE_COLUMNS = ["file", "row", "column", "value", "rule", "message"]
 _INCOME = ("income_main", "income_secondary", "income_other", "income_own_produce")
@@ -327,20 +342,11 @@ def _conform(df: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
 
 
 def _write_parquet_atomic(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_parquet_atomic(table, path, compression="zstd")
 
 
 def _write_text_atomic(text: str, path: Path, encoding: str = "utf-8") -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding=encoding)
-    os.replace(tmp, path)
+    write_text_atomic(text, path, encoding)
 
 
 def _codes_from_village(vc: pd.Series) -> dict[str, pd.Series]:
@@ -355,6 +361,19 @@ def _scrub(s: pd.Series) -> pd.Series:
     if hit.any():
         s = s.where(~hit, s[hit].map(mask_id))
     return s
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SHOWN_CHARS = 200
+
+
+def _shown_value(v):
+    """A value as the quarantine shows it: control characters escaped (``\\x00``), a huge value cut short."""
+    if not isinstance(v, str):
+        return v
+    if len(v) > _SHOWN_CHARS:
+        v = f"{v[:_SHOWN_CHARS]}… ({len(v):,} ตัวอักษร / characters)"
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", v)
 
 
 def _ages(birth: pd.Series, years: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -400,7 +419,8 @@ class _Run:
         self.key = key
         self.chunk_rows = chunk_rows
         self.check_places = check_places
-        self.tmp = ws.processed / ".ingest-tmp"
+        self.out = ws.processed / STAGE  # every output is written here first (see publish_staged)
+        self.tmp = self.out / ".scratch"
         self.sets: dict[str, _KeySet] = {}
         self.places: dict[str, set[str]] = {}
         self.pending_households: list[tuple[str, int, tuple[pa.Table, np.ndarray]]] = []
@@ -425,7 +445,7 @@ class _Run:
         return hit
 
     def output_path(self, folder: str, year: int, stem: str) -> Path:
-        base = self.ws.processed / folder / f"year={year}"
+        base = self.out / folder / f"year={year}"
         path = base / f"{stem}.parquet"
         n = 2
         while path in self.used_names:
@@ -435,7 +455,8 @@ class _Run:
         return path
 
     def rel_out(self, path: Path) -> str:
-        return path.relative_to(self.ws.root).as_posix()
+        """The path an output will have once published, relative to the workspace root."""
+        return (self.ws.processed.relative_to(self.ws.root) / path.relative_to(self.out)).as_posix()
 
     # -- a file ----------------------------------------------------------------------------------
 
@@ -488,7 +509,7 @@ class _Run:
         for year, (w, tmp, final) in sorted(stage.writers.items()):
             if w is not None:
                 w.close()
-            os.replace(tmp, final)
+            replace_durably(tmp, final)
             stage.result.outputs.append(self.rel_out(final))
         if stage.qpart.exists():
             self.qparts.append(stage.qpart)
@@ -572,13 +593,14 @@ class _Run:
         values = []
         for row, col in zip(fails["row"].to_numpy(), fails["column"].to_numpy()):
             v = raw.at[row, col] if col in raw.columns else None
-            values.append(mask_value(col, v))
+            values.append(_shown_value(mask_value(col, v)))
         msgs = [message(r, table, c) for r, c in zip(fails["rule"], fails["column"])]
         headers = src.headers
         msgs = [f"[{headers[c]}] {m}" if c in headers and headers[c] != c else m for c, m in zip(fails["column"], msgs)]
         q = pd.DataFrame({"file": stage.result.file, "row": fails["row"].to_numpy(), "column": fails["column"].to_numpy(),
                           "value": values, "rule": fails["rule"].to_numpy(), "message": msgs})
         stage.qpart.parent.mkdir(parents=True, exist_ok=True)
+        q = neutralise_frame(q)  # a raw value starting with "=" must not run when Excel opens the quarantine
         q.to_csv(stage.qpart, mode="a", header=False, index=False, encoding="utf-8", lineterminator="\n")
 
     def _years_or_refuse(self, src: TableSource, stage: _Stage) -> int | None:
@@ -695,7 +717,7 @@ class _Run:
                 if y not in stage.writers:
                     final = self.output_path("persons", y, stem)
                     final.parent.mkdir(parents=True, exist_ok=True)
-                    stage.writers[y] = (None, final.with_name(f".{final.name}.{os.getpid()}.tmp"), final)
+                    stage.writers[y] = (None, tmp_path(final), final)
                 w, tmp, final = stage.writers[y]
                 table = _arrow_table(part, schema)
                 if w is None:
@@ -859,7 +881,7 @@ class _Run:
         results = {f.file: f for f in self.summary.files}
         for (name, year), parts in by_file.items():
             path = self.output_path("households", year, Path(name).stem)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp = tmp_path(path)
             path.parent.mkdir(parents=True, exist_ok=True)
             writer = None
             try:
@@ -878,15 +900,16 @@ class _Run:
                     if writer is None:
                         writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
                     writer.write_table(table)
+                    pause_point("ingest:households-write")  # test hook: the file is torn here
                 writer.close()
-                os.replace(tmp, path)
+                replace_durably(tmp, path)
             finally:
                 if tmp.exists():
                     tmp.unlink()
             results[name].outputs.append(self.rel_out(path))
 
     def finish_tables(self) -> None:
-        processed = self.ws.processed
+        processed = self.out
         for table in ("places", "kchch2k", "accounts", "capital"):
             frames = self.tables.get(table)
             if not frames:
@@ -903,26 +926,163 @@ class _Run:
                     f.outputs.append(self.rel_out(path))
 
     def finish_quarantine(self) -> None:
-        path = self.ws.processed / "quarantine.csv"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        path = self.out / "quarantine.csv"
+        tmp = tmp_path(path)
         with open(tmp, "wb") as out:
             out.write(("\ufeff" + ",".join(QUARANTINE_COLUMNS) + "\n").encode("utf-8"))
             for part in self.qparts:
                 with open(part, "rb") as f:
                     shutil.copyfileobj(f, out)
-        os.replace(tmp, path)
+        replace_durably(tmp, path)
 
 
-def _clear_outputs(ws: Workspace) -> None:
-    for name in OWNED:
-        p = ws.processed / name
-        if p.is_dir():
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()
-    if ws.processed.is_dir():
-        for stale in ws.processed.glob(".*.tmp"):
-            stale.unlink()
+# ---------------------------------------------------------------------------------------------
+# publishing a run, and recovering from a killed one
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p)
+    elif p.exists() or p.is_symlink():
+        p.unlink()
+
+
+def _fsync_tree(root: Path) -> None:
+    for folder, _, names in os.walk(root):
+        for n in names:
+            fsync_path(Path(folder) / n)
+        fsync_path(Path(folder))
+
+
+def _mark_complete(out: Path, names: list[str]) -> None:
+    """Flush the staged run to disk, then mark it publishable (the mark itself is atomic)."""
+    _fsync_tree(out)
+    write_text_atomic(json.dumps({"publish": names}) + "\n", out / _COMMIT)
+
+
+def publish_staged(ws: Workspace) -> bool:
+    """Move a complete staged run (``data/processed/.ingest-new``) into place; idempotent.
+
+    The previous summary goes first and the new summary comes last, so a summary present always
+    describes the outputs beside it. Each output is swapped by ``rename``; an output the new run
+    does not have is removed. Safe to repeat after a crash at any point of it.
+
+    Returns
+    -------
+    bool
+        True when there was a complete staged run to publish.
+    """
+    processed = ws.processed
+    out, old = processed / STAGE, processed / _OLD
+    mark = out / _COMMIT
+    if not mark.is_file():
+        return False
+    names = set(json.loads(mark.read_text(encoding="utf-8"))["publish"])
+    old.mkdir(exist_ok=True)
+    order = ["ingest_summary.json", *[n for n in OWNED if n != "ingest_summary.json"]]
+    for i, name in enumerate(order):
+        new, cur = out / name, processed / name
+        if name == "ingest_summary.json" and i == 0:  # retire the old summary first
+            if new.exists() and (cur.exists() or cur.is_symlink()):
+                _remove(old / name)
+                os.rename(cur, old / name)
+            continue
+        if name in names:
+            if not new.exists():
+                continue  # moved already (a repeated publish)
+            if cur.exists() or cur.is_symlink():
+                _remove(old / name)
+                os.rename(cur, old / name)
+            os.rename(new, cur)
+            pause_point("ingest:publish")  # test hook: killed between two renames
+        elif cur.exists() or cur.is_symlink():
+            _remove(old / name)
+            os.rename(cur, old / name)
+    new, cur = out / "ingest_summary.json", processed / "ingest_summary.json"
+    if new.exists():
+        os.rename(new, cur)
+    fsync_path(processed)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    return True
+
+
+class _Lock:
+    """An exclusive lock on the workspace's ingest (``data/processed/.ingest.lock``), freed when the process dies."""
+
+    def __init__(self, ws: Workspace, *, wait: bool):
+        self.path = ws.processed / _LOCK
+        self.wait = wait
+        self.fd: int | None = None
+
+    def __enter__(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(self.fd)
+            self.fd = None
+            return False
+        return True
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def _recover_locked(ws: Workspace) -> str | None:
+    processed = ws.processed
+    done = None
+    if (processed / STAGE / _COMMIT).is_file():
+        publish_staged(ws)
+        done = "published"
+    elif (processed / STAGE).exists():
+        shutil.rmtree(processed / STAGE, ignore_errors=True)
+        done = "discarded"
+    for name in (_OLD, *_LEGACY):
+        if (processed / name).exists():
+            shutil.rmtree(processed / name, ignore_errors=True)
+    for folder in (processed, *(processed / n for n in ("households", "persons", "aggregates"))):
+        remove_stale_tmp(folder, recursive=folder != processed)
+    return done
+
+
+def recover(ws: Workspace) -> str | None:
+    """Finish or discard what a killed ingest left in ``data/processed``.
+
+    A complete staged run is published; an incomplete one is deleted (the previous outputs were
+    never touched); stale temporary files are removed. Does nothing while an ingest is running.
+
+    Returns
+    -------
+    str or None
+        ``"published"``, ``"discarded"`` or None (nothing to do, or an ingest is running).
+    """
+    if not ws.processed.is_dir():
+        return None
+    if not any((ws.processed / n).exists() for n in (STAGE, _OLD, *_LEGACY)):
+        for folder in (ws.processed, *(ws.processed / n for n in ("households", "persons", "aggregates"))):
+            remove_stale_tmp(folder, recursive=folder != ws.processed)
+        return None
+    with _Lock(ws, wait=False) as locked:
+        if not locked:
+            return None
+        done = _recover_locked(ws)
+    if done:
+        log.warning("data/processed: an interrupted ingest was %s", done)
+    return done
+
+
+def _output_error(e: OSError) -> OutputError:
+    reason = "ดิสก์เต็ม / the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else (
+        "ไม่มีสิทธิ์เขียน / permission denied" if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else e.strerror or str(e))
+    where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+    return OutputError(
+        f"เขียนผลลัพธ์ใน data/processed ไม่สำเร็จ: {reason}{where}; ผลลัพธ์ครั้งก่อนยังอยู่ครบ / "
+        f"could not write data/processed: {reason}{where}; the previous outputs are unchanged")
 
 
 def ingest(ws: Workspace, *, places_required: bool | None = None, chunk_rows: int = CHUNK_ROWS) -> IngestSummary:
@@ -974,8 +1134,24 @@ def ingest(ws: Workspace, *, places_required: bool | None = None, chunk_rows: in
         detected.append((path, name, table, src, err))
 
     check_places = bool(places_required) or (places_required is None and places_csv.is_file())
-    ws.processed.mkdir(parents=True, exist_ok=True)
-    _clear_outputs(ws)
+    try:
+        ws.processed.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _output_error(e) from None
+    with _Lock(ws, wait=True):
+        _recover_locked(ws)
+        try:
+            return _ingest_locked(ws, key, chunk_rows, detected, skipped, check_places, places_required, places_csv)
+        except OSError as e:
+            raise _output_error(e) from None
+        finally:
+            shutil.rmtree(ws.processed / STAGE / ".scratch", ignore_errors=True)
+            if not (ws.processed / STAGE / _COMMIT).is_file():
+                shutil.rmtree(ws.processed / STAGE, ignore_errors=True)  # a failed run leaves the previous outputs
+
+
+def _ingest_locked(ws: Workspace, key: bytes, chunk_rows: int, detected, skipped, check_places: bool,
+                   places_required: bool | None, places_csv: Path) -> IngestSummary:
     run = _Run(ws, key, chunk_rows, check_places=False)
     run.tmp.mkdir(parents=True, exist_ok=True)
     run.summary.skipped = skipped
@@ -996,6 +1172,7 @@ def ingest(ws: Workspace, *, places_required: bool | None = None, chunk_rows: in
                     check_places = False
                 run.check_places = check_places
             if phase == "persons":
+                pause_point("ingest:read")  # test hook: every record file read, nothing published
                 run.finish_households()
         run.finish_tables()
         run.finish_quarantine()
@@ -1006,5 +1183,8 @@ def ingest(ws: Workspace, *, places_required: bool | None = None, chunk_rows: in
     if not check_places and places_required is None and not places_csv.is_file():
         summary.notes.append("ไม่มี data/raw/places.csv: ไม่ได้ตรวจรหัสหมู่บ้านกับรายชื่อพื้นที่ / no data/raw/places.csv: village codes were not checked against a place list")
     assert summary.rows_in == summary.rows_accepted + summary.rows_quarantined
-    _write_text_atomic(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2) + "\n", ws.processed / "ingest_summary.json")
+    _write_text_atomic(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2) + "\n", run.out / "ingest_summary.json")
+    _mark_complete(run.out, [n for n in OWNED if (run.out / n).exists()])
+    pause_point("ingest:complete")  # test hook: staged and marked, not yet published
+    publish_staged(ws)
     return summary

@@ -10,11 +10,16 @@ validation happen in :mod:`vilwork.schemas`.
 Every failure to read a file, expected or not (missing, empty, corrupt zip, an HTML page saved as
 .xlsx, binary garbage, undecodable text), becomes an :class:`~vilwork.errors.InputError` naming
 the file. Nothing here ever writes.
+
+Files come from outside and may be hostile: a password-protected or damaged workbook, a zip that
+unpacks to gigabytes, XML entity definitions, a million formatted blank rows. The limits below
+keep memory and time bounded; what they refuse is listed in ``docs/ingest.md`` ("Hostile files").
 """
 from __future__ import annotations
 
 import codecs
 import csv
+import zipfile
 import datetime as dt
 import io
 import math
@@ -40,6 +45,10 @@ log = get_logger(__name__)
 CHUNK_ROWS = 500_000
 HEADER_SCAN_ROWS = 20  # a header may sit below a few title rows
 _SPARE_FIELDS = 16  # extra CSV fields tolerated per row (reported as a row failure, not a crash)
+#: workbook parts openpyxl loads whole into memory (shared strings, styles, …) may unpack to at most this
+MAX_XLSX_PART_BYTES = 100 * 2**20
+MAX_XLSX_MEMBERS = 10_000  # parts in one workbook zip
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 EXTRA_FIELDS = "__row_fields__"  # helper column: False when a CSV row has more fields than the header
 
 # Tables whose headers are not in aliases.csv: the platform's published layout and the place list.
@@ -159,22 +168,78 @@ def sniff_format(path: Path, name: str | None = None) -> str:
         raise InputError(f"อ่านไฟล์ไม่ได้ / cannot open the file ({e.strerror})", file=name) from None
     if not head.strip():
         raise InputError("ไฟล์ว่างเปล่า / the file is empty", file=name)
-    if head.startswith(b"PK\x03\x04"):
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "xlsx"
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise InputError(
-            "เป็นไฟล์ Excel รุ่นเก่า (.xls): เปิดด้วย Excel แล้วบันทึกเป็น .xlsx / "
-            "an old-format Excel workbook (.xls): open it in Excel and save it as .xlsx", file=name)
+    if head.startswith(_OLE_MAGIC[:4]):
+        raise InputError(_ole_message(path), file=name)
     probe = head.lstrip(codecs.BOM_UTF8)[:2048].lower()
-    if probe.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if probe.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(head):
         return "csv"
     if re.search(rb"<\s*(html|!doctype|table|\?xml|workbook)", probe):
         raise InputError(
             "เป็นหน้าเว็บ (HTML/XML) ที่ตั้งชื่อเป็นไฟล์ตาราง: เปิดด้วย Excel แล้วบันทึกเป็น .xlsx หรือ .csv / "
             "an HTML/XML page saved with a spreadsheet name: open it in Excel and save it as .xlsx or .csv", file=name)
-    if b"\x00" in head:
-        raise InputError("ไม่ใช่ไฟล์ข้อความหรือ Excel (ข้อมูลไบนารี) / not a spreadsheet or text file (binary data)", file=name)
+    if head.startswith(b"PK"):
+        raise InputError(_DAMAGED_ZIP, file=name)
+    controls = sum(head.count(bytes([b])) for b in (*range(0, 9), *range(14, 27), *range(28, 32)))
+    if controls > max(2, len(head) // 50):  # text has a few stray control bytes at most (those rows are quarantined)
+        raise InputError(
+            "ไม่ใช่ไฟล์ข้อความหรือ Excel (ข้อมูลไบนารี หรือไฟล์เสียหาย) / "
+            "not a spreadsheet or text file (binary data, or a damaged file)", file=name)
     return "csv"
+
+
+_DAMAGED_ZIP = (
+    "ไฟล์ Excel เสียหายหรือไม่ครบ (เช่น ดาวน์โหลดไม่จบ): ขอไฟล์ใหม่ หรือเปิดด้วย Excel แล้วบันทึกใหม่ / "
+    "the workbook could not be read: it is damaged or incomplete (e.g. a download that stopped): get the file again, or open it in Excel and save it again")
+
+
+def _ole_message(path: Path) -> str:
+    """What an OLE compound file (the container of old Office files) holds, as a refusal message.
+
+    The stream names sit in the container's directory, UTF-16 encoded; the file is scanned in
+    blocks for them (an encrypted workbook can be large, its directory anywhere).
+    """
+    names = {
+        "encrypted": "EncryptedPackage".encode("utf-16-le"),
+        "xls": "Workbook".encode("utf-16-le"),
+        "xls5": "Book\x00".encode("utf-16-le"),
+    }
+    found: set[str] = set()
+    tail = b""
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            data = tail + block
+            found |= {k for k, v in names.items() if v in data}
+            if "encrypted" in found:
+                break
+            tail = data[-64:]
+    if "encrypted" in found:
+        return ("ไฟล์ Excel มีรหัสผ่าน (เข้ารหัสไว้): เปิดด้วย Excel ใส่รหัสผ่าน แล้วบันทึกใหม่โดยไม่ใส่รหัสผ่าน (ไฟล์ > ข้อมูล > ป้องกันเวิร์กบุ๊ก) / "
+                "the workbook is password-protected (encrypted): open it in Excel with the password and save it "
+                "without one (File > Info > Protect Workbook)")
+    if found & {"xls", "xls5"}:
+        return ("เป็นไฟล์ Excel รุ่นเก่า (.xls): เปิดด้วย Excel แล้วบันทึกเป็น .xlsx / "
+                "an old-format Excel workbook (.xls): open it in Excel and save it as .xlsx")
+    return ("เป็นไฟล์ Microsoft Office รุ่นเก่าที่ไม่ใช่ตาราง Excel (เช่น .doc): บันทึกข้อมูลเป็น .xlsx หรือ .csv / "
+            "an old-format Microsoft Office file that is not a workbook (e.g. a .doc): save the data as .xlsx or .csv")
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``"utf-16-le"``/``"utf-16-be"`` when text looks like UTF-16 without a BOM (ASCII with every other byte 0)."""
+    sample = head[:4096]
+    if len(sample) < 8:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+
+    def high(b: bytes) -> bool:  # high bytes of Latin and Thai characters, ASCII present
+        return b.count(0) + b.count(0x0E) > 0.8 * len(b) and b.count(0) > 0.1 * len(b)
+
+    if high(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if high(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
 
 
 def detect_encoding(path: Path, name: str | None = None) -> str:
@@ -189,9 +254,11 @@ def detect_encoding(path: Path, name: str | None = None) -> str:
     """
     name = name or str(path)
     with open(path, "rb") as f:
-        head = f.read(4)
+        head = f.read(4096)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    if enc16 := _utf16_without_bom(head):
+        return enc16
     for enc in ("utf-8-sig", "cp874"):
         dec = codecs.getincrementaldecoder(enc)(errors="strict")
         try:
@@ -259,6 +326,7 @@ class TableSource:
     notes: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
+    last_row: int | None = None  # xlsx: the last row with a value (rows below are blank); None: unknown
 
     @property
     def columns(self) -> list[str]:
@@ -288,7 +356,7 @@ class TableSource:
         except (KeyboardInterrupt, MemoryError):
             raise
         except Exception as e:  # noqa: BLE001 - any reader failure is a refusal of this file
-            raise InputError(f"อ่านไฟล์ไม่สำเร็จ / the file could not be read: {_describe(e)}", file=self.name) from e
+            raise InputError(_failure_message(e, self.width), file=self.name) from e
 
     def _xlsx_chunks(self, rows: int) -> Iterator[pd.DataFrame]:
         with _workbook(self.path) as wb:
@@ -298,9 +366,12 @@ class TableSource:
             pos = [self.positions[c] for c in cols]
             buf: list[list] = []
             idx: list[int] = []
+            last = self.last_row
             for r, row in enumerate(ws.iter_rows(values_only=True), start=1):
                 if r <= self.header_row:
                     continue
+                if last is not None and r > last:
+                    break  # only blank (e.g. formatted) rows below: not worth parsing a million of them
                 n = len(row)
                 vals = [row[i] if i < n else None for i in pos]
                 if all(v is None or (isinstance(v, str) and not v.strip()) for v in vals):
@@ -364,19 +435,138 @@ def _workbook(path: Path):
 
     get_size = _read_only.ReadOnlyWorksheet._get_size
     _read_only.ReadOnlyWorksheet._get_size = lambda self: None
+    f = open(path, "rb")  # a file object: openpyxl would refuse a workbook named .csv by its extension
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            wb = openpyxl.load_workbook(f, read_only=True, data_only=True)
+        finally:
+            _read_only.ReadOnlyWorksheet._get_size = get_size
+        try:
+            yield wb
+        finally:
+            wb.close()
     finally:
-        _read_only.ReadOnlyWorksheet._get_size = get_size
-    try:
-        yield wb
-    finally:
-        wb.close()
+        f.close()
 
 
 def _describe(e: BaseException) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else ""
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _failure_message(e: BaseException, width: int = 0) -> str:
+    """A refusal message for an exception raised while reading a file (the cause chain is looked at too)."""
+    chain, c = [], e
+    while c is not None and c not in chain and len(chain) < 10:
+        chain.append(c)
+        c = c.__cause__ or c.__context__
+    for c in chain:
+        if type(c).__name__ in ("EntitiesForbidden", "DTDForbidden", "ExternalReferenceForbidden", "NotSupportedError"):
+            e = c
+            break
+    kind = type(e).__name__
+    if isinstance(e, (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError)) or kind in ("InvalidFileException",):
+        return f"{_DAMAGED_ZIP} [{_describe(e)}]"
+    if kind in ("EntitiesForbidden", "DTDForbidden", "ExternalReferenceForbidden", "NotSupportedError"):
+        return ("ไฟล์ Excel มีการประกาศ XML (DTD/entity) ที่ Excel ไม่สร้าง อาจเป็นไฟล์อันตราย: ไม่อ่าน / "
+                f"the workbook contains XML declarations (DTD/entities) that Excel never writes; it may be hostile and is not read [{kind}]")
+    if kind == "ParserError" and (m := re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))):
+        return (f"บรรทัด {m.group(2)} มี {m.group(3)} ช่อง มากกว่าหัวตาราง ({width} ช่อง) มากเกินไป: ตรวจเครื่องหมายคั่นที่เกินมา / "
+                f"line {m.group(2)} has {m.group(3)} fields, far more than the header's {width}: look for stray separators")
+    if isinstance(e, UnicodeDecodeError):
+        return ("อ่านตัวอักษรไม่ได้: ไฟล์ต้องเป็น UTF-8, UTF-16 หรือ Windows-874 (TIS-620) / "
+                f"cannot decode the text: the file must be UTF-8, UTF-16 or Windows-874 (TIS-620) [{_describe(e)}]")
+    return f"อ่านไฟล์ไม่สำเร็จ / the file could not be read: {_describe(e)}"
+
+
+def check_workbook_zip(path: Path, name: str) -> None:
+    """Refuse a workbook zip that is damaged, is not a workbook, or would unpack to too much memory.
+
+    Raises
+    ------
+    InputError
+        A damaged zip, a zip without ``xl/workbook.xml``, more than :data:`MAX_XLSX_MEMBERS` parts,
+        or a part that openpyxl loads whole (shared strings, styles…) larger than
+        :data:`MAX_XLSX_PART_BYTES` when unpacked (a "zip bomb").
+    """
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as e:
+        raise InputError(f"{_DAMAGED_ZIP} [{_describe(e)}]", file=name) from None
+    names = {i.filename.lstrip("/") for i in infos}
+    if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
+        if "EncryptedPackage" in names:
+            raise InputError(_ole_message(path), file=name)
+        raise InputError(
+            "เป็นไฟล์ zip แต่ไม่ใช่ตาราง Excel (.xlsx) เช่น .docx หรือ .zip ที่เปลี่ยนชื่อ / "
+            "a zip file that is not an Excel workbook (.xlsx), e.g. a renamed .docx or .zip", file=name)
+    if "xl/workbook.bin" in names:
+        raise InputError("เป็นไฟล์ Excel แบบไบนารี (.xlsb): บันทึกเป็น .xlsx / a binary Excel workbook (.xlsb): save it as .xlsx", file=name)
+    if len(infos) > MAX_XLSX_MEMBERS:
+        raise InputError(f"ไฟล์ Excel มีส่วนประกอบมากผิดปกติ ({len(infos):,}) / the workbook has an abnormal number of parts ({len(infos):,})", file=name)
+    for i in infos:
+        n = i.filename.lstrip("/")
+        if n.startswith("xl/worksheets/") or not n.endswith(".xml"):
+            continue  # sheets are streamed; pictures and the like are never read
+        if i.file_size > MAX_XLSX_PART_BYTES:
+            raise InputError(
+                f"ส่วน {n} ของไฟล์ Excel ขยายได้ {i.file_size / 2**20:,.0f} MB เกินขีดจำกัด {MAX_XLSX_PART_BYTES // 2**20} MB "
+                f"(ไฟล์ใหญ่มากหรือไฟล์อันตรายแบบ zip bomb): บันทึกเป็น CSV / "
+                f"the workbook part {n} unpacks to {i.file_size / 2**20:,.0f} MB, over the {MAX_XLSX_PART_BYTES // 2**20} MB "
+                f"limit (a huge workbook, or a zip bomb): save the data as CSV", file=name)
+
+
+_RE_ROW_NUM = re.compile(rb'<row\b[^>]*?\sr="([0-9]+)"')
+_RE_CELL_REF = re.compile(rb'<c\b[^>]*?\sr="([A-Z]{1,3})([0-9]+)"')
+_RE_UNCACHED = re.compile(rb'<c\b([^>]*)>\s*<f\b[^>]*?(?:/>|>[^<]*</f>)\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>')
+
+
+def scan_sheet_xml(path: Path, sheet_part: str) -> tuple[int | None, int, str | None]:
+    """One fast pass over a sheet's raw XML (no XML parsing).
+
+    Returns
+    -------
+    last_row : int or None
+        The last row holding a cell with content (a self-closing ``<c …/>`` is a formatted blank),
+        or None when it cannot be told; rows below it need not be parsed.
+    uncached : int
+        Formula cells without a saved value (the file was not saved by a spreadsheet program).
+    first_uncached : str or None
+        The first such cell, e.g. ``E2``.
+    """
+    last: int | None = 0
+    uncached, first = 0, None
+    overlap = 8192  # longer than any one cell element's start and formula
+    tail = b""
+    with zipfile.ZipFile(path) as z, z.open(sheet_part.lstrip("/")) as f:
+        block = f.read(1 << 22)
+        while block:
+            following = f.read(1 << 22)
+            data = tail + block
+            end = data.rfind(b"</c>")
+            if end >= 0 and last is not None:
+                seg = data[max(0, end - 65536):end]
+                cells = list(_RE_CELL_REF.finditer(seg))
+                rows = list(_RE_ROW_NUM.finditer(seg))
+                if cells:
+                    last = max(last, int(cells[-1].group(2)))
+                elif rows:
+                    last = max(last, int(rows[-1].group(1)))
+                else:
+                    last = None  # cells without references: the row cannot be told cheaply
+            if b"<f" in data:
+                # a match is counted in the block where it starts, unless it starts in the overlap kept for the next one
+                stop = len(data) - overlap if following else len(data)
+                for m in _RE_UNCACHED.finditer(data):
+                    if m.start() >= stop:
+                        break
+                    uncached += 1
+                    if first is None and (ref := re.search(rb'\sr="([A-Z]+[0-9]+)"', m.group(1))):
+                        first = ref.group(1).decode()
+            tail = data[-overlap:]
+            block = following
+    return last, uncached, first
 
 
 def _candidate_tables(table: str | None) -> tuple[str, ...]:
@@ -420,6 +610,7 @@ def _missing_message(table: str | None, partial) -> str:
 def _scan_csv(path: Path, name: str) -> tuple[str, str, list[tuple[int, list]]]:
     enc = detect_encoding(path, name)
     rows: list[tuple[int, list]] = []
+    limit = csv.field_size_limit()
     with open(path, encoding=enc, newline="") as f:
         first = ""
         lines = []
@@ -431,9 +622,13 @@ def _scan_csv(path: Path, name: str) -> tuple[str, str, list[tuple[int, list]]]:
             if not first and line.strip():
                 first = line
     delim = _sniff_delimiter(first)
-    for r, values in enumerate(csv.reader(io.StringIO("".join(lines)), delimiter=delim), start=1):
-        if any(v.strip() for v in values):
-            rows.append((r, values))
+    csv.field_size_limit(max(limit, 1 << 30))  # a huge cell near the top is a row problem, not a reader crash
+    try:
+        for r, values in enumerate(csv.reader(io.StringIO("".join(lines), newline=""), delimiter=delim), start=1):
+            if any(v.strip() for v in values):
+                rows.append((r, [v if len(v) <= 4096 else v[:4096] for v in values]))
+    finally:
+        csv.field_size_limit(limit)
     return enc, delim, rows
 
 
@@ -477,13 +672,14 @@ def open_table(path: str | Path, table: str | None = None, *, name: str | None =
             if enc != "utf-8-sig":
                 src.notes.append(f"การเข้ารหัส / encoding: {enc}")
         else:
+            check_workbook_zip(path, name)
             src, ignored, dups, headers = _open_xlsx(path, name, table, tables)
     except InputError:
         raise
     except (KeyboardInterrupt, MemoryError):
         raise
     except Exception as e:  # noqa: BLE001 - corrupt workbooks raise all sorts of errors
-        raise InputError(f"อ่านไฟล์ไม่สำเร็จ / the file could not be read: {_describe(e)}", file=name) from e
+        raise InputError(_failure_message(e), file=name) from e
     src.headers = {c: str(headers[i]).strip() for c, i in src.positions.items()}
     src.ignored = list(ignored)
     if ignored:
@@ -512,6 +708,13 @@ def _open_xlsx(path: Path, name: str, table: str | None, tables: tuple[str, ...]
                 continue
             t, r, positions, ignored, dups, headers = found
             src = TableSource(path, name, t, "xlsx", r, positions, sheet=ws.title, width=len(headers))
+            src.last_row, uncached, first = scan_sheet_xml(path, ws._worksheet_path)
+            if uncached:
+                raise InputError(
+                    f"ชีต '{ws.title}' มีสูตร {uncached:,} ช่องที่ไม่มีค่าที่คำนวณไว้ (เช่น {first}) เพราะไฟล์ไม่ได้บันทึกจาก Excel: "
+                    f"เปิดด้วย Excel แล้วบันทึกใหม่ / sheet '{ws.title}' has {uncached:,} formula cells without a saved value "
+                    f"(first: {first}), so the file was not saved by a spreadsheet program: open it in Excel and save it again",
+                    file=name)
             if skipped:
                 src.notes.append(
                     f"ใช้ชีต '{ws.title}' (ชีต {', '.join(repr(s) for s in skipped)} หัวตารางไม่ตรง) / "

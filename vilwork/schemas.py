@@ -87,7 +87,13 @@ RULES: dict[str, tuple[str, str]] = {
     "code_format": ("รหัสต้องเป็นตัวเลข 2, 4, 6 หรือ 8 หลัก", "code must be 2, 4, 6 or 8 digits"),
     "code_level": ("จำนวนหลักของรหัสไม่ตรงกับระดับ (จังหวัด 2 อำเภอ 4 ตำบล 6 หมู่บ้าน 8)", "code length does not match the level (province 2, district 4, tambon 6, village 8)"),
     "row_fields": ("แถวนี้มีจำนวนช่องมากกว่าหัวตาราง (อาจมีจุลภาคเกินในข้อความ)", "the row has more fields than the header (a stray comma?)"),
+    "cell_size": ("ข้อความในช่องยาวเกิน 32,767 ตัวอักษร (ขีดจำกัดของ Excel)", "the cell holds more than 32,767 characters (Excel's limit)"),
+    "control_character": ("ช่องนี้มีอักขระควบคุม (เช่น NUL) ที่ไม่ใช่ข้อความ: ไฟล์อาจเสียหาย", "the cell holds control characters (e.g. NUL) that are not text: the file may be damaged"),
 }
+
+#: longest cell read (Excel's own limit); a longer one is quarantined with rule ``cell_size``
+MAX_CELL_CHARS = 32_767
+_RE_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,6 +326,35 @@ def _code_text(s: pd.Series, width: int) -> pd.Series:
     return code.where(code.notna(), s)
 
 
+def _cell_checks(raw: pd.DataFrame, table: str) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """Over-long cells and control characters in the columns read: helper columns, and long cells blanked.
+
+    A cell over :data:`MAX_CELL_CHARS` is replaced by a blank before any other cleaning (so no rule
+    ever works on megabytes of text); its row fails ``cell_size``. Checked on distinct values.
+    """
+    helpers: dict[str, pd.Series] = {}
+    copied = False
+    for col in raw.columns:
+        if col.startswith("__") or (col != "year" and field(table, col).kind == "dropped"):
+            continue
+        codes, uniq = pd.factorize(raw[col], use_na_sentinel=True)
+        if not len(uniq):
+            continue
+        u = pd.Series(uniq, dtype=object).map(lambda v: v if isinstance(v, str) else str(v)).astype("str")
+        too_long = (u.str.len() > MAX_CELL_CHARS).to_numpy()
+        control = u.str.contains(_RE_CONTROL, regex=True, na=False).to_numpy() & ~too_long
+        if too_long.any():
+            bad = np.append(too_long, False)[codes]
+            helpers[helper_name("cell_size", col)] = pd.Series(~bad, index=raw.index, dtype="boolean")
+            if not copied:  # never change the caller's frame (its values go to the quarantine)
+                raw, copied = raw.copy(), True
+            raw[col] = raw[col].where(~bad, None)
+        if control.any():
+            bad = np.append(control, False)[codes]
+            helpers[helper_name("control_character", col)] = pd.Series(~bad, index=raw.index, dtype="boolean")
+    return raw, helpers
+
+
 def prepare(raw: pd.DataFrame, table: str, *, default_year: int | None = None) -> pd.DataFrame:
     """Clean a raw chunk into the canonical text form the schema checks.
 
@@ -339,6 +374,7 @@ def prepare(raw: pd.DataFrame, table: str, *, default_year: int | None = None) -
         there is a year column), helper columns (``__rule__column``), ``_year`` (the year as a
         number) and, for date columns, the parsed date in ``_date_<column>``.
     """
+    raw, cell_helpers = _cell_checks(raw, table)
     out: dict[str, pd.Series] = {}
     years = None
     if "year" in raw.columns or default_year is not None:
@@ -397,6 +433,7 @@ def prepare(raw: pd.DataFrame, table: str, *, default_year: int | None = None) -
             out[col] = mapped.where(mapped.notna(), c.astype(object))
         else:  # pragma: no cover - every kind is handled above
             raise ValueError(f"unknown kind {f.kind!r}")
+    out.update(cell_helpers)
     return pd.DataFrame(out, index=raw.index)
 
 
