@@ -1,7 +1,7 @@
 """Social-media cards: 1080×1080 PNGs, one finding each, big Thai text.
 
-Drawn as HTML and photographed by headless Chromium (``--screenshot --window-size=1080,1080``),
-so Thai vowels and tone marks stack correctly and lines break between words. (Pillow here has
+Drawn as HTML and photographed by headless Chromium (the process's persistent browser on a
+1080×1080 viewport, else ``--screenshot --window-size=1080,1080``: the same picture), so Thai vowels and tone marks stack correctly and lines break between words. (Pillow here has
 RAQM and could shape Thai too, but has no Thai line breaking; one renderer for cards, captions
 and pages keeps them alike.)
 """
