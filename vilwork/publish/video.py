@@ -1,8 +1,10 @@
 """A short video (``km-video.mp4``) from the cards, with Thai captions burned in.
 
 Each frame is an HTML page (card picture + caption band) photographed by headless Chromium, so
-Thai shapes correctly; the frames are encoded with the ffmpeg binary that PyPI ``imageio-ffmpeg``
-ships (H.264, yuv420p, 1080×1080, still-image tuning: a 45 s video is a few hundred kB).
+Thai shapes correctly (the process's persistent Chromium, see :mod:`.browser`); the frames are
+encoded with the ffmpeg binary that PyPI ``imageio-ffmpeg`` ships (H.264, yuv420p, 1080×1080,
+still-image tuning: a 45 s video is a few hundred kB). The file has a variable frame rate: a
+picture is one frame held for seconds, fades are 25 frames a second (:func:`concat_listing`).
 """
 from __future__ import annotations
 
@@ -63,6 +65,86 @@ def plan_seconds(n_cards: int, seconds_per_card: float | None, closing: bool) ->
     return float(seconds_per_card)
 
 
+def _fade_frames() -> int:
+    return max(1, round(FADE * FPS))
+
+
+def frame_times(durations: Sequence[float]) -> list[tuple[int, float, float]]:
+    """The frames of a variable-frame-rate video: (picture, brightness 0–1, start in seconds).
+
+    Each picture fades in from black in ``FADE × FPS`` frames a ``1/FPS`` s apart, is held as
+    ONE frame, and fades out as many frames: 6 pictures are 126 frames to encode instead of the
+    1125 of a constant 25 fps, and the fades keep their 25 steps a second (brightness as
+    ffmpeg's ``fade`` filter sampled at 25 fps: 0, 0.1, … 0.9, then 1, then 1, 0.9, … 0.1).
+    """
+    k, step = _fade_frames(), 1.0 / FPS
+    out, t = [], 0.0
+    for i, d in enumerate(durations):
+        if d - 2 * k * step <= 0:
+            raise PublishError(f"a picture shown {d:g} s is too short for fades of {FADE:g} s")
+        out += [(i, j / k, t + j * step) for j in range(k)]
+        out.append((i, 1.0, t + k * step))
+        out += [(i, 1 - j / k, t + d - (k - j) * step) for j in range(k)]
+        t += d
+    return out
+
+
+def _setpts(times: Sequence[float]) -> str:
+    """``setpts`` expression giving frame N its start time (frames arrive at a constant FPS)."""
+    step = 1.0 / FPS
+    jumps = [(n, (times[n] - times[n - 1]) - step) for n in range(1, len(times))
+             if abs((times[n] - times[n - 1]) - step) > 1e-9]
+    expr = f"N*{step:.6f}" + "".join(f"+gte(N,{n})*{dj:.6f}" for n, dj in jumps)
+    return f"setpts='({expr})/TB'"
+
+
+def encode_frames(frames: Sequence[Path], durations: Sequence[float], path: Path, crf: int = 30) -> Path:
+    """Encode pictures held for ``durations`` seconds with fades through black as H.264 (VFR).
+
+    Each picture is decoded once (Pillow); the fade frames are the picture through a brightness
+    lookup table (what ``fade`` does, in RGB); raw RGB frames go to ffmpeg on a pipe and
+    ``setpts`` gives each its time. ffmpeg converts to yuv420p and encodes as before.
+    """
+    from PIL import Image
+
+    plan = frame_times(durations)
+    total = float(sum(durations))
+    pics = []
+    for f in frames:
+        with Image.open(f) as im:
+            pics.append(im.convert("RGB"))
+    size = pics[0].size
+    if any(p.size != size for p in pics):
+        raise PublishError(f"video frames differ in size: {sorted({p.size for p in pics})}")
+    times = [t for _i, _a, t in plan] + [total]  # a last black frame marks the end
+    cmd = [ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error",
+           "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size[0]}x{size[1]}", "-r", str(FPS), "-i", "pipe:0",
+           "-vf", _setpts(times), "-fps_mode", "vfr", "-t", f"{total:.3f}",
+           "-c:v", "libx264", "-preset", "veryfast", "-tune", "stillimage", "-crf", str(crf),
+           "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path)]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+        luts: dict[float, list[int]] = {}
+        try:
+            for i, alpha, _t in [*plan, (0, 0.0, total)]:
+                pic = pics[i]
+                if alpha < 1:
+                    lut = luts.get(alpha)
+                    if lut is None:
+                        lut = luts[alpha] = [int(v * alpha + 0.5) for v in range(256)] * 3
+                    pic = pic.point(lut)
+                proc.stdin.write(pic.tobytes())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        rc = proc.wait()
+        err.seek(0)
+        msg = err.read().decode("utf-8", "replace")
+    if rc != 0 or not path.is_file():
+        raise PublishError(f"ffmpeg failed: {msg.strip()[-800:]}")
+    return path
+
+
 def render_video(card_pngs: Sequence[str | os.PathLike], captions: Sequence[str] | None,
                  path: str | os.PathLike, seconds_per_card: float | None = None, *,
                  provenance: Mapping | None = None, lang: str = "th", crf: int = 30) -> Path:
@@ -111,28 +193,7 @@ def render_video(card_pngs: Sequence[str | os.PathLike], captions: Sequence[str]
             durations.append(CLOSING_SECONDS)
         frames = screenshots(jobs, CARD_SIZE, CARD_SIZE)
         t_frames = time.perf_counter() - t0
-        # concat demuxer: each picture is decoded once; fps duplicates frames; fades by timestamp
-        listing = tmpd / "frames.txt"
-        lines = []
-        for f, d in zip(frames, durations):
-            lines += [f"file '{f.as_posix()}'", f"duration {d:.3f}"]
-        lines.append(f"file '{frames[-1].as_posix()}'")  # the demuxer needs the last file twice
-        listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        fades, t = [], 0.0
-        for d in durations:
-            # enable=…: outside its window a fade passes frames through (else fade-out stays black)
-            a, b = t, t + d - FADE
-            fades.append(f"fade=t=in:st={a:.3f}:d={FADE}:enable='between(t,{a:.3f},{a + FADE:.3f})'")
-            fades.append(f"fade=t=out:st={b:.3f}:d={FADE}:enable='between(t,{b:.3f},{b + FADE:.3f})'")
-            t += d
-        vf = f"fps={FPS},format=yuv420p," + ",".join(fades)
-        cmd = [ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error", "-f", "concat", "-safe", "0",
-               "-i", str(listing), "-vf", vf, "-t", f"{t:.3f}",
-               "-c:v", "libx264", "-preset", "veryfast", "-tune", "stillimage", "-crf", str(crf),
-               "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path)]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0 or not path.is_file():
-            raise PublishError(f"ffmpeg failed: {res.stderr.strip()[-800:]}")
+        encode_frames(frames, durations, path, crf)
     log.info("wrote %s: %.0f s, %.2f MB in %.1f s (frames %.1f s)", path, sum(durations),
              path.stat().st_size / 1e6, time.perf_counter() - t0, t_frames)
     return path
