@@ -42,6 +42,9 @@ class Village:
     lang: str = "th"
     audience: str = "public"
     run_time: dt.datetime = field(default_factory=lambda: dt.datetime.now().replace(microsecond=0))
+    #: results of :meth:`read`, by (name, where, params, file state): a village's documents and
+    #: notebooks ask the same queries many times (85 reads a village, most of them repeats)
+    _reads: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ---- names -------------------------------------------------------------------------------
     @cached_property
@@ -119,16 +122,38 @@ class Village:
         return p.exists() and (p.is_file() or any(p.rglob("*.parquet")))
 
     def read(self, name: str, where: str = "", params: list | None = None) -> pd.DataFrame:
-        """Read processed Parquet (a file or a hive-partitioned folder) with an optional SQL filter."""
+        """Read processed Parquet (a file or a hive-partitioned folder) with an optional SQL filter.
+
+        Memoised per village: the same query on an unchanged file (same modification time and
+        size; folders by their own modification time) is read once; every caller gets its own
+        copy of the frame.
+        """
         p = self.processed(name)
+        try:
+            st = p.stat()
+            state = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            state = None
+        try:
+            key = (name, where, tuple(params or ()), state)
+            hash(key)
+        except TypeError:  # unhashable parameters: not memoised
+            key = None
+        if key is not None and key in self._reads:
+            return self._reads[key].copy()
         if not self.has(name):
-            return pd.DataFrame()
-        src = f"{p}/**/*.parquet" if p.is_dir() else str(p)
-        sql = f"SELECT * FROM read_parquet('{src}', hive_partitioning = true, union_by_name = true)"
-        if where:
-            sql += f" WHERE {where}"
-        with duckdb.connect() as con:
-            return con.execute(sql, params or []).df()
+            df = pd.DataFrame()
+        else:
+            src = f"{p}/**/*.parquet" if p.is_dir() else str(p)
+            sql = f"SELECT * FROM read_parquet('{src}', hive_partitioning = true, union_by_name = true)"
+            if where:
+                sql += f" WHERE {where}"
+            with duckdb.connect() as con:
+                df = con.execute(sql, params or []).df()
+        if key is not None:
+            self._reads[key] = df
+            return df.copy()
+        return df
 
     @cached_property
     def indicators(self) -> pd.DataFrame:
