@@ -129,7 +129,8 @@ def _cli(ws: Workspace, *args: str, timeout: float = 300) -> subprocess.Complete
                           timeout=timeout, env=env)
 
 
-CLI_ITEMS = ["encrypted.xlsx", "truncated.xlsx", "nul_bytes.csv", "zip_bomb_shared_strings.xlsx"]
+CLI_ITEMS = ["encrypted.xlsx", "nul_bytes.csv", pytest.param("truncated.xlsx", marks=pytest.mark.slow),
+             pytest.param("zip_bomb_shared_strings.xlsx", marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("file", CLI_ITEMS)
