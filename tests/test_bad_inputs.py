@@ -203,3 +203,27 @@ def test_big_hostile_files_stay_within_memory_and_time(tmp_path, generated, file
     summary = json.loads((ws.processed / "ingest_summary.json").read_text(encoding="utf-8"))
     (f,) = [f for f in summary["files"] if f["file"] == row["place_as"]]
     assert (f["refused"] is not None) == (row["outcome"] == "refused")
+
+
+def test_pipes_devices_broken_links_and_windows_874_file_names(tmp_path, generated):
+    """Entries an unpacked archive may hold: never a hang, never a crash on the name.
+
+    A FIFO would block a reader for ever and /dev/zero never ends: both are skipped as not regular
+    files. A name in Windows-874 bytes (a zip made on Thai Windows) is shown in Thai.
+    """
+    ws = _workspace(tmp_path, [], generated)
+    folder = os.fsencode(ws.raw / "bmn" / "2561")
+    os.mkfifo(folder + b"/bmn2561_households_fifo.csv")
+    os.symlink("/dev/zero", folder + b"/bmn2561_households_zero.csv")
+    os.symlink(str(tmp_path / "gone.csv"), folder + b"/bmn2561_households_broken.csv")
+    thai_name = "bmn2561_households_หมู่2.csv"
+    with open(folder + b"/" + thai_name.encode("cp874"), "wb") as f:
+        f.write(corpus._bom_csv(corpus.HH, corpus.hh_rows()))
+    res = _cli(ws, timeout=120)
+    assert res.returncode == 0 and "Traceback" not in res.stderr + res.stdout, res.stderr
+    summary = json.loads((ws.processed / "ingest_summary.json").read_text(encoding="utf-8"))
+    skipped = {s["file"]: s["reason"] for s in summary["skipped"]}
+    for n in ("fifo", "zero", "broken"):
+        assert "not a regular file" in skipped[f"bmn/2561/bmn2561_households_{n}.csv"]
+    (f,) = [f for f in summary["files"] if f["file"] == f"bmn/2561/{thai_name}"]
+    assert f["rows_accepted"] == 3 and f["outputs"] == ["data/processed/households/year=2561/bmn2561_households_หมู่2.parquet"]

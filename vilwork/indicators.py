@@ -657,9 +657,10 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
 
 def _start_clean(ws: Workspace) -> None:
     """Finish or discard what a killed ingest left, and remove temporary files of killed runs."""
-    from .ingest import recover
+    if any((ws.processed / n).exists() for n in (".ingest-new", ".ingest-old")):
+        from .ingest import recover  # only then: importing ingest (pandera) takes a second
 
-    recover(ws)
+        recover(ws)
     atomic.remove_stale_tmp(ws.processed)
 
 

@@ -237,6 +237,24 @@ def _table_from_path(parts: tuple[str, ...]) -> str | None:
     return None
 
 
+def display_name(rel: PurePosixPath | Path) -> str:
+    """A path under ``data/raw`` as valid text: a name that is not UTF-8 is read as Windows-874.
+
+    Zip files made on Thai Windows store names in Windows-874; unpacked on Linux they become bytes
+    that are not UTF-8, which could not be written to the summary, the quarantine or Parquet.
+    """
+    text = rel.as_posix()
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        raw = os.fsencode(text)
+        try:
+            return raw.decode("cp874")
+        except UnicodeDecodeError:
+            return raw.decode("utf-8", errors="replace")
+
+
 def discover(raw: Path) -> tuple[list[tuple[Path, str, str | None]], list[dict]]:
     """The files ingest reads, each with its name relative to ``data/raw`` and the table its path suggests.
 
@@ -254,8 +272,11 @@ def discover(raw: Path) -> tuple[list[tuple[Path, str, str | None]], list[dict]]
             continue  # hidden files, Excel lock files
         if p.is_dir():
             continue
-        name = rel.as_posix()
-        parts = rel.parts
+        name = display_name(rel)
+        if not p.is_file():  # a pipe would block the run, a device never ends
+            skipped.append({"file": name, "reason": "ไม่ใช่ไฟล์ปกติ (ท่อ อุปกรณ์ หรือลิงก์เสีย) / not a regular file (a pipe, a device or a broken link)"})
+            continue
+        parts = PurePosixPath(name).parts
         low = p.name.lower()
         if parts[0] == "villages" and (low in _NOT_INGESTED or "photos" in parts[:-1]):
             skipped.append({"file": name, "reason": _NOT_INGESTED.get(low, "ภาพกิจกรรม / activity photo: read by a later stage")})
