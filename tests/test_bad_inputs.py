@@ -197,6 +197,7 @@ def test_big_hostile_files_stay_within_memory_and_time(tmp_path, generated, file
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert "Traceback" not in res.stderr
     rss_kb, seconds, rc = res.stdout.split()
+    print(f"{file}: peak RSS {int(rss_kb) // 1024} MB, {float(seconds):.1f} s")
     assert int(rc) == 0
     assert int(rss_kb) < 1_000_000, f"peak RSS {int(rss_kb) // 1024} MB"
     assert float(seconds) < 90
