@@ -330,12 +330,15 @@ def _cell_checks(raw: pd.DataFrame, table: str) -> tuple[pd.DataFrame, dict[str,
     """Over-long cells and control characters in the columns read: helper columns, and long cells blanked.
 
     A cell over :data:`MAX_CELL_CHARS` is replaced by a blank before any other cleaning (so no rule
-    ever works on megabytes of text); its row fails ``cell_size``. Checked on distinct values.
+    ever works on megabytes of text); its row fails ``cell_size``. Checked on distinct values, in
+    free-text and category columns only: a code, number or date with a stray character already
+    fails its own format rule, and those columns hold the many distinct values that would make the
+    check costly.
     """
     helpers: dict[str, pd.Series] = {}
     copied = False
     for col in raw.columns:
-        if col.startswith("__") or (col != "year" and field(table, col).kind == "dropped"):
+        if col.startswith("__") or col == "year" or field(table, col).kind not in ("text", "category"):
             continue
         codes, uniq = pd.factorize(raw[col], use_na_sentinel=True)
         if not len(uniq):
