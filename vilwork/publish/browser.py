@@ -176,7 +176,9 @@ class DevToolsError(PublishError):
 
 #: ``VILWORK_BROWSER=subprocess`` turns the persistent browser off (one Chromium per picture).
 def devtools_enabled() -> bool:
-    return os.environ.get("VILWORK_BROWSER", "devtools").strip().lower() not in ("subprocess", "off", "0", "no")
+    """Whether the persistent browser is to be tried: not turned off, not failed too often."""
+    off = os.environ.get("VILWORK_BROWSER", "devtools").strip().lower() in ("subprocess", "off", "0", "no")
+    return not off and _failures < MAX_FAILURES
 
 
 class DevToolsBrowser:
