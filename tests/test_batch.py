@@ -126,7 +126,7 @@ def test_batch_produces_every_village_and_a_ledger(ws, nbs):
     assert [r["village"] for r in rows] == sorted(CODES)
     assert set(rows[0]) >= {"village", "status", "started", "finished", "seconds", "input_hash", "error"}
     assert all(r["status"] == "ok" and float(r["seconds"]) > 0 and len(r["input_hash"]) == 32 for r in rows)
-    assert set(json.loads(rows[0]["stage_seconds"])) == set(STAGES)
+    assert set(json.loads(rows[0]["stage_seconds"])) >= set(STAGES)  # plus the PDPA audit
     assert "4/4" in res.output and "ETA" in res.output
     assert "4 สำเร็จ / done, 0 ล้มเหลว / failed" in str(res)
 

@@ -1563,7 +1563,8 @@ def _write_programme_files(out: _Output, plan: _Plan, fiscal_year: int) -> None:
     rows, picks = [], []
     for di, d in enumerate(plan.districts):
         vs = d.villages
-        pick = next(v for v in vs if v.code not in avoid)
+        # a small province may have no other village in a district: then the gap village is it
+        pick = next((v for v in vs if v.code not in avoid), None) or next((v for v in vs if v.code != first), vs[0])
         picks.append(pick.code)
         for v in vs[:4] + ([x for x in vs if x.code in avoid and x not in vs[:4]]):
             if v is pick:
