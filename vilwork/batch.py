@@ -307,11 +307,13 @@ def read_ledger(ws: Workspace) -> dict[str, dict]:
 
 def write_ledger(ws: Workspace, rows: dict[str, dict]) -> Path:
     """Rewrite the whole ledger atomically, villages in code order."""
+    from .disclosure import neutralise_row
+
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=LEDGER_FIELDS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for code in sorted(rows):
-        w.writerow({k: rows[code].get(k, "") for k in LEDGER_FIELDS})
+        w.writerow(neutralise_row({k: rows[code].get(k, "") for k in LEDGER_FIELDS}))  # error texts from data
     p = ledger_path(ws)
     atomic_write_text(p, buf.getvalue(), encoding="utf-8-sig")
     return p

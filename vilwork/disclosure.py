@@ -20,6 +20,7 @@ except :func:`small_cell_threshold`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 
 import pandas as pd
@@ -241,8 +242,48 @@ def hides_anything(frame: pd.DataFrame) -> bool:
                for col in frame.columns for x in frame[col])
 
 
+
+
+# ---------------------------------------------------------------------------------------------
+# spreadsheet cells (CSV/Excel "formula injection")
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9,]*(?:\.[0-9]+)?")
+
+
+def neutralise(value):
+    """A cell value made safe for spreadsheets: text starting with ``= + - @``, tab or CR gets a
+    leading apostrophe, so Excel or LibreOffice shows it instead of running it as a formula.
+
+    Numbers (``int``, ``float``) are left alone, so a genuine negative number stays a number;
+    text that is only a plain number (``"-12.5"``) cannot run and is left alone too.
+
+    Examples
+    --------
+    >>> neutralise("=HYPERLINK(\\"http://x\\")"), neutralise(-3), neutralise("-3"), neutralise("-1+1")
+    ('\\'=HYPERLINK("http://x")', -3, '-3', "'-1+1")
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with every text cell (and header) passed through :func:`neutralise`."""
+    out = frame.astype(object).map(neutralise) if len(frame) else frame.copy()
+    out.columns = [neutralise(c) for c in frame.columns]
+    return out
+
+
+def neutralise_row(row):
+    """A row (list or dict of cells) for ``csv.writer``/``DictWriter`` with :func:`neutralise` applied."""
+    if isinstance(row, dict):
+        return {k: neutralise(v) for k, v in row.items()}
+    return [neutralise(v) for v in row]
+
+
 __all__ = [
     "COMPLEMENT", "small_cell_threshold", "is_small", "small_label", "share_state", "count_text",
     "total_text", "share_text", "suppress_line", "suppress_grid", "grid_text", "protect_pairs",
-    "hides_anything",
+    "hides_anything", "neutralise", "neutralise_frame", "neutralise_row",
 ]

@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from .disclosure import neutralise_row
 from .errors import InputError, VilworkError
 from .log import get_logger
 from .registry import column_aliases, fold_header, issue_areas
@@ -328,6 +329,7 @@ def append_vote(path: str | os.PathLike, entry: dict, *, now: dt.datetime | None
             stamp = when.isoformat(timespec="seconds")
             values = {"project": entry["project"], "issue_area": entry.get("area", ""),
                       "votes": str(int(entry["votes"])), "recorded_at": stamp, "note": entry.get("note", "")}
+            values = neutralise_row(values)  # a project typed as "=..." must not run when Excel opens votes.csv
             buf = io.StringIO()
             if shape is None:
                 writer = csv.writer(buf, lineterminator="\r\n")

@@ -300,18 +300,7 @@ def name_of(names: pd.DataFrame, code: str | None, lang: str = "th") -> str:
 # =============================================================================================
 # writing: Excel with text codes and no formulas, CSV safe for Excel, escaped HTML
 # =============================================================================================
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value):
-    """A text cell made safe for spreadsheets: a leading ``= + - @`` gets an apostrophe.
-
-    Numbers are left alone. (OWASP "CSV injection": a cell starting with those characters would
-    run as a formula in Excel.)
-    """
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+from .disclosure import neutralise  # noqa: E402  (the one formula-neutralising helper; re-exported here)
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
