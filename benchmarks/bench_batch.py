@@ -21,9 +21,9 @@ measurement (the machine is shared: a busy neighbour inflates both), and the CPU
 used (load-independent). It checks that both produced the same files for every village.
 
 ``--profile K`` runs K villages in this process on the warm engine and breaks the time of a
-village down by stage and, inside stage 4, by renderer (documents, kaleido SVG charts,
-WeasyPrint, HTML, slides, map, cards and video frames via Chromium, ffmpeg), wall and CPU
-seconds (CPU includes child processes: Chromium, ffmpeg).
+village down by stage and, inside stage 4, by renderer (documents, SVG chart export, WeasyPrint,
+HTML, slides, map, cards and video frames via the persistent Chromium, ffmpeg), wall and CPU
+seconds (CPU includes child processes, live ones too: the persistent Chromium, ffmpeg).
 """
 from __future__ import annotations
 
@@ -212,30 +212,28 @@ def profile(root: Path, codes: list[str]) -> list[dict]:
     import vilwork.publish.video as V
 
     acc: dict[str, list[float]] = {}
-    depth = threading.local()
 
     def timed(name, fn):
         @functools.wraps(fn)
         def g(*a, **k):
-            outer = getattr(depth, "n", 0) == 0
-            depth.n = getattr(depth, "n", 0) + 1
-            w0, c0 = time.perf_counter(), cpu_now() if outer else 0.0
+            w0, c0 = time.perf_counter(), cpu_now()
             try:
                 return fn(*a, **k)
             finally:
-                depth.n -= 1
                 x = acc.setdefault(name, [0.0, 0.0, 0])
                 x[0] += time.perf_counter() - w0
-                if outer:
-                    x[1] += cpu_now() - c0
+                x[1] += cpu_now() - c0
                 x[2] += 1
         return g
 
-    # kaleido SVG export is called from inside render_pdf and render_static_map: time it apart
-    PDF.figure_image = timed("kaleido chart export", PDF.figure_image)
+    # chart export is called from inside render_pdf and render_static_map: time it apart (the
+    # rows starting with spaces are parts of the rows above them)
+    PDF.figure_image = timed("  of which chart export (SVG)", PDF.figure_image)
+    B.DevToolsBrowser.screenshot = timed("  of which Chromium screenshots", B.DevToolsBrowser.screenshot)
+    V.encode_frames = timed("  of which ffmpeg encode", V.encode_frames)
     for mod, name, label in [(km, "vdr_document", "documents"), (km, "tdr_document", "documents"),
                              (km, "km_document", "documents"), (P, "install_assets", "assets"),
-                             (M, "render_map", "map.html (folium)"), (M, "render_static_map", "map.svg (kaleido)"),
+                             (M, "render_map", "map.html (folium)"), (M, "render_static_map", "map.svg (plotly)"),
                              (H, "render_html", "html pages"), (PDF, "render_pdf", "km.pdf (WeasyPrint+charts)"),
                              (S, "render_slides", "slides.html"), (C, "render_cards", "cards (Chromium)"),
                              (V, "render_video", "video (frames+ffmpeg)")]:
@@ -247,7 +245,7 @@ def profile(root: Path, codes: list[str]) -> list[dict]:
     orig_run = subprocess.run
 
     def run(cmd, *a, **k):
-        name = "  of which ffmpeg" if "ffmpeg" in str(cmd[0]) else "  of which Chromium launches" if "chrom" in str(cmd[0]) else None
+        name = "  of which ffmpeg (other)" if "ffmpeg" in str(cmd[0]) else "  of which Chromium launches" if "chrom" in str(cmd[0]) else None
         if not name:
             return orig_run(cmd, *a, **k)
         w0, c0 = time.perf_counter(), _children_cpu()
