@@ -132,3 +132,24 @@ def test_published_grid_cannot_be_worked_back():
 def test_hides_anything():
     assert d.hides_anything(pd.DataFrame({"a": ["12", "<5"]}))
     assert not d.hides_anything(pd.DataFrame({"a": ["12", "7"]}))
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("=1+1", "'=1+1"), ("+cmd", "'+cmd"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\t=1", "'\t=1"), ("\r=1", "'\r=1"),
+    ("-12.5", "-12.5"),   # text that is only a number cannot run
+    (-12.5, -12.5), (-3, -3),  # genuine negative numbers stay numbers
+    ("บ้าน=1", "บ้าน=1"), ("", ""), (None, None),
+])
+def test_neutralise(value, expected):
+    assert d.neutralise(value) == expected
+
+
+def test_write_csv_neutralises(tmp_path):
+    from vilwork.programme import write_csv
+
+    p = write_csv(pd.DataFrame({"=name": ["=HYPERLINK(\"http://x\",\"y\")", "ok"], "n": [-5, 3]}), tmp_path / "t.csv")
+    text = p.read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in text
+    back = pd.read_csv(p, encoding="utf-8-sig")
+    assert back.iloc[0, 0].startswith("'=") and back["n"].tolist() == [-5, 3]
