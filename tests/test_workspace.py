@@ -24,3 +24,37 @@ def test_nothing_outside_the_root(tmp_path):
     with pytest.raises(WorkspaceError, match="outside"):
         ws.inside("../secret")
     assert ws.inside("data/raw/x.csv") == (tmp_path / "w" / "data" / "raw" / "x.csv").resolve()
+
+
+@pytest.mark.parametrize("argv", [["run", "--village", "../../etc"], ["run", "--village", "9901010"],
+                                  ["audit", "--village", "../reports"], ["run", "--village", "99010101/.."]])
+def test_cli_refuses_path_like_village_codes(tmp_path, capsys, argv):
+    from vilwork.cli import main
+
+    assert main([*argv, "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "is not 8 digits" in err and "Traceback" not in err
+    assert not (tmp_path / "etc").exists()
+
+
+def test_symlinked_output_folders_are_refused(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    ws = Workspace(tmp_path / "w")
+    (ws.root / "data").mkdir(parents=True)
+    (ws.root / "reports").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(WorkspaceError, match="outside the workspace"):
+        ws.ensure()
+    assert ws.check_writable(ws.raw) == ws.raw  # not a link: fine
+
+
+def test_run_refuses_a_village_report_folder_linked_elsewhere(tmp_path):
+    from vilwork.run import run_village
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    ws = Workspace(tmp_path / "w").ensure()
+    (ws.reports / "99010101").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(WorkspaceError, match="outside the workspace"):
+        run_village(ws, "99010101")
+    assert list(outside.iterdir()) == [] and not list(ws.reports.glob(".99010101*"))

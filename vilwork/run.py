@@ -149,6 +149,8 @@ def run_village(ws: Workspace, village_code: str, *, year: int | None = None, la
         raise VilworkError(f"audience {audience!r} is not one of {AUDIENCES}")
     ws.reports.mkdir(parents=True, exist_ok=True)
     final = ws.village_reports(code)
+    ws.check_writable(ws.reports)
+    ws.check_writable(final)  # a reports/<code> symlink to elsewhere is refused, not followed
     tmp = Path(tempfile.mkdtemp(prefix=f".{code}{TMP_MARK}{os.getpid()}-", dir=ws.reports))
     nb_dir = Path(notebooks) if notebooks else notebooks_dir()
     t0 = time.perf_counter()

@@ -61,10 +61,35 @@ class Workspace:
         return p
 
     def ensure(self) -> "Workspace":
-        """Create the standard folders (never touches what is in them)."""
+        """Create the standard folders (never touches what is in them).
+
+        Raises
+        ------
+        WorkspaceError
+            When ``data/processed`` or ``reports`` is a symbolic link to a folder outside the
+            root: nothing is ever written outside the workspace (``data/raw`` may point
+            anywhere, it is only read).
+        """
         for d in (self.raw, self.processed, self.reports):
             d.mkdir(parents=True, exist_ok=True)
+        for d in (self.processed, self.reports):
+            self.check_writable(d)
         return self
+
+    def check_writable(self, path: str | os.PathLike) -> Path:
+        """``path`` if it (following every symbolic link) stays inside the root, else raise.
+
+        Raises
+        ------
+        WorkspaceError
+            Naming the path and where it really leads.
+        """
+        p = Path(path)
+        real = p.resolve()
+        if real != self.root and self.root not in real.parents:
+            raise WorkspaceError(f"{p} leads outside the workspace {self.root} (to {real}); "
+                                 f"vilwork writes only inside the workspace: remove the link")
+        return p
 
 
 def check_village_code(code: object) -> str:
