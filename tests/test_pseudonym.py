@@ -107,3 +107,22 @@ def test_mask_values():
 def test_mask_id_in_text():
     assert mask_id("ID 1234567890121 and 1 2345 67890 12 1") == "ID 1-2345-xxxxx-xx-1 and 1-2345-xxxxx-xx-1"
     assert mask_id("12345678901234") == "12345678901234"  # 14 digits: not an ID
+
+
+def test_lost_key_is_one_clear_line_from_the_command(tmp_path, capsys):
+    from vilwork.cli import main
+
+    ws = Workspace(tmp_path).ensure()
+    pd.DataFrame({"x": [1]}).to_parquet(ws.processed / "households.parquet")  # made with a key now lost
+    (ws.raw / "places.csv").write_text("code,level,name_th,name_en\n99,province,ตัวอย่าง,Sample\n", encoding="utf-8")
+    assert main(["ingest", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "pseudonym key" in err and "Restore the key file" in err and "Traceback" not in err
+    assert not (ws.secrets / "pseudonym.key").exists()  # no new key silently replaces the lost one
+
+
+def test_key_path_that_is_a_folder_is_a_clear_error(tmp_path):
+    ws = Workspace(tmp_path)
+    (ws.secrets / "pseudonym.key").mkdir(parents=True)
+    with pytest.raises(KeyFileError, match="cannot read the pseudonym key"):
+        load_key(ws)
