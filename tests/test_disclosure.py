@@ -131,7 +131,9 @@ def test_published_grid_cannot_be_worked_back():
 
 def test_hides_anything():
     assert d.hides_anything(pd.DataFrame({"a": ["12", "<5"]}))
-    assert not d.hides_anything(pd.DataFrame({"a": ["12", "7"]}))
+    assert d.hides_anything(pd.DataFrame({"a": ["12", ">87.5%"]}))
+    assert d.hides_anything(pd.DataFrame({"a": ["12", "*"]}))
+    assert not d.hides_anything(pd.DataFrame({"a": ["12", "7", "<script>", "*ดาว"]}))
 
 
 @pytest.mark.parametrize("value, expected", [

@@ -236,12 +236,12 @@ def protect_pairs(frame: pd.DataFrame, total: str, part: str, k: int, *,
 
 
 def hides_anything(frame: pd.DataFrame) -> bool:
-    """True when a public table carries a suppressed cell (to add the note under it)."""
-    k_marks = ("<", ">", COMPLEMENT)
-    return any(isinstance(x, str) and (x.startswith(k_marks) or x == COMPLEMENT)
+    """True when a public table carries a suppressed cell (``<5``, ``>45``, ``<12.5%``, ``*``)."""
+    return any(isinstance(x, str) and _MARK.fullmatch(x.strip()) is not None
                for col in frame.columns for x in frame[col])
 
 
+_MARK = re.compile(r"[<>][0-9][0-9,.]*%?|\*")
 
 
 # ---------------------------------------------------------------------------------------------

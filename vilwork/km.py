@@ -98,7 +98,25 @@ def _frame_and_fig(obj, lang: str, caption: str) -> list:
     return out or [m.Paragraph(t("no_data", lang))]
 
 
+_SUPPRESSION_NOTE = {
+    "th": "<5 = 1–4 คน/ครัวเรือน, * = ไม่แสดงเพื่อไม่ให้คำนวณย้อนกลับได้ (คุ้มครองข้อมูลส่วนบุคคล)",
+    "en": "<5 = 1–4 people/households, * = hidden so it cannot be worked back (personal data protection)",
+}
+
+
+def _note_suppression(sections: list, lang: str) -> list:
+    """Say under every table with a suppressed cell what ``<5`` and ``*`` mean."""
+    out = []
+    for s in sections:
+        blocks = [replace(b, caption=f"{b.caption} · {_SUPPRESSION_NOTE[lang]}")
+                  if isinstance(b, m.Table) and disclosure.hides_anything(b.df) else b for b in s.blocks]
+        out.append(replace(s, blocks=blocks))
+    return out
+
+
 def _doc(v: Village, title: str, subtitle: str, sections: list) -> m.Document:
+    if v.audience == "public":
+        sections = _note_suppression(sections, v.lang)
     return m.Document(title=title, subtitle=subtitle, lang=v.lang, village_code=v.code, provenance=v.provenance(), sections=sections)
 
 
