@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -34,8 +35,10 @@ def pause_point(name: str) -> None:
 
 
 def tmp_path(path: Path) -> Path:
-    """The temporary name of ``path`` for this process: hidden, in the same folder (same file system)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """The temporary name of ``path`` for this thread: hidden, in the same folder (same file system).
+
+    The process id comes last, where :func:`remove_stale_tmp` reads it."""
+    return path.with_name(f".{path.name}.{threading.get_ident()}.{os.getpid()}.tmp")
 
 
 def fsync_path(path: Path) -> None:

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from .atomic import write_text_atomic
 from .errors import InputError, VilworkError
 from .i18n import check_lang
 from .log import get_logger
@@ -97,28 +98,6 @@ def _sha(*parts: Any) -> str:
     return h.hexdigest()
 
 
-def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
-    """Write ``text`` to ``path`` so a reader (or a crash) sees the old file or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    try:
-        with open(tmp, "w", encoding=encoding, newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 class _FileHashes:
     """sha256 of files, cached by (size, mtime) in ``reports/_batch/filehash.json``.
 
@@ -164,7 +143,8 @@ class _FileHashes:
 
     def save(self) -> None:
         if self.path and self.dirty:
-            atomic_write_text(self.path, json.dumps(self.cache))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(json.dumps(self.cache), self.path)
             self.dirty = False
 
 
@@ -315,7 +295,8 @@ def write_ledger(ws: Workspace, rows: dict[str, dict]) -> Path:
     for code in sorted(rows):
         w.writerow(neutralise_row({k: rows[code].get(k, "") for k in LEDGER_FIELDS}))  # error texts from data
     p = ledger_path(ws)
-    atomic_write_text(p, buf.getvalue(), encoding="utf-8-sig")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(buf.getvalue(), p, encoding="utf-8-sig")
     return p
 
 
@@ -910,7 +891,7 @@ def _execute(ws, plan: Plan, params, nb_dir, assets, workers, scheduler, ledger,
 
 __all__ = [
     "BatchError", "BatchLock", "BatchLockedError", "BatchResult", "LEDGER_FIELDS", "Plan", "Progress",
-    "atomic_write_text", "batch_dir", "code_hash", "library_hash", "data_digests", "input_hash", "plan_batch",
+    "batch_dir", "code_hash", "library_hash", "data_digests", "input_hash", "plan_batch",
     "process_village", "read_ledger", "run_batch", "select_villages", "shared_assets", "village_hashes",
     "write_ledger",
 ]

@@ -1212,13 +1212,13 @@ class Explorer:
             self.w_foot,
         ])
         self.widget.add_class("vx-app")
-        self.w_province.observe(self._on_province, "value")
-        self.w_district.observe(self._on_district, "value")
-        self.w_tambon.observe(self._on_tambon, "value")
-        self.w_group.observe(self._on_group, "value")
-        self.w_year.observe(self._on_year, "value")
+        self.w_province.observe(self._reacting(self._fill_cascade), "value")
+        self.w_district.observe(self._reacting(self._cascade_district), "value")
+        self.w_tambon.observe(self._reacting(self._fill_villages), "value")
+        self.w_group.observe(self._reacting(self._fill_indicators), "value")
+        self.w_year.observe(self._reacting(self._cascade_year), "value")
         for w in (self.w_village, self.w_indicator, self.w_audience, self.w_level):
-            w.observe(self._on_change, "value")
+            w.observe(self._reacting(), "value")
         self.w_run.on_click(self._on_run)
         self.refresh()
 
@@ -1321,34 +1321,16 @@ class Explorer:
     def _cascade_year(self) -> None:
         self._fill_groups(self.w_indicator.value or "g1")
 
-    def _on_province(self, _):
-        if not self._hold:
-            self._fill_cascade()
+    def _reacting(self, step=None):
+        """An observer: unless the pickers are being refilled, run ``step`` (the cascade below
+        the changed picker, held so it does not trigger itself) and redraw."""
+        def observer(_):
+            if self._hold:
+                return
+            if step is not None:
+                self._held(step)
             self.refresh()
-
-    def _on_district(self, _):
-        if not self._hold:
-            self._held(self._cascade_district)
-            self.refresh()
-
-    def _on_tambon(self, _):
-        if not self._hold:
-            self._held(self._fill_villages)
-            self.refresh()
-
-    def _on_group(self, _):
-        if not self._hold:
-            self._held(self._fill_indicators)
-            self.refresh()
-
-    def _on_year(self, _):
-        if not self._hold:
-            self._held(self._cascade_year)
-            self.refresh()
-
-    def _on_change(self, _):
-        if not self._hold:
-            self.refresh()
+        return observer
 
     # ---- state --------------------------------------------------------------------------
     @property

@@ -366,8 +366,23 @@ def _write_parquet_atomic(table: pa.Table, path: Path) -> None:
     write_parquet_atomic(table, path, compression="zstd")
 
 
-def _write_text_atomic(text: str, path: Path, encoding: str = "utf-8") -> None:
-    write_text_atomic(text, path, encoding)
+def _village_rows(src: TableSource, typed: pd.DataFrame, village: str, keep: tuple, scrub: tuple,
+                  **after_code) -> pd.DataFrame:
+    """Rows of a village's own file (accounts, capital): its code, ``after_code`` columns, the
+    ``keep`` columns as typed, the free-text ``scrub`` columns cleaned, and where each row came from."""
+    out = pd.DataFrame(index=typed.index)
+    out["village_code"] = village
+    for name, values in after_code.items():
+        out[name] = values
+    for c in keep:
+        if c in typed:
+            out[c] = typed[c]
+    for c in scrub:
+        if c in typed:
+            out[c] = _scrub(typed[c])
+    out["source_file"] = src.name
+    out["source_row"] = typed.index.to_numpy(dtype=np.int64)
+    return out.reset_index(drop=True)
 
 
 def _codes_from_village(vc: pd.Series) -> dict[str, pd.Series]:
@@ -852,33 +867,15 @@ class _Run:
             prep[helper_name("house_code_village", "house_code")] = hc.str[:8].eq(village).where(well).astype("boolean")
 
         for _, typed in self._chunks(src, stage, default_year=None, extra=extra):
-            out = pd.DataFrame(index=typed.index)
-            out["village_code"] = village
-            out["house_key"] = pseudonymise(typed["house_code"], self.key)
-            for c in ("date", "income", "expense", "balance"):
-                if c in typed:
-                    out[c] = typed[c]
-            for c in ("item", "category"):
-                if c in typed:
-                    out[c] = _scrub(typed[c])
-            out["source_file"] = src.name
-            out["source_row"] = typed.index.to_numpy(dtype=np.int64)
-            stage.frames.append(("accounts", None, out.reset_index(drop=True)))
+            out = _village_rows(src, typed, village, ("date", "income", "expense", "balance"), ("item", "category"),
+                                house_key=pseudonymise(typed["house_code"], self.key))
+            stage.frames.append(("accounts", None, out))
 
     def _file_capital(self, src: TableSource, stage: _Stage) -> None:
         village = self._village_folder(src)
         for _, typed in self._chunks(src, stage, default_year=None):
-            out = pd.DataFrame(index=typed.index)
-            out["village_code"] = village
-            for c in ("kind", "quantity", "value_baht"):
-                if c in typed:
-                    out[c] = typed[c]
-            for c in ("name", "description"):
-                if c in typed:
-                    out[c] = _scrub(typed[c])
-            out["source_file"] = src.name
-            out["source_row"] = typed.index.to_numpy(dtype=np.int64)
-            stage.frames.append(("capital", None, out.reset_index(drop=True)))
+            stage.frames.append(("capital", None, _village_rows(src, typed, village, ("kind", "quantity", "value_baht"),
+                                                                ("name", "description"))))
 
     # -- the end of the run ----------------------------------------------------------------------
 
@@ -1204,7 +1201,7 @@ def _ingest_locked(ws: Workspace, key: bytes, chunk_rows: int, detected, skipped
     if not check_places and places_required is None and not places_csv.is_file():
         summary.notes.append("ไม่มี data/raw/places.csv: ไม่ได้ตรวจรหัสหมู่บ้านกับรายชื่อพื้นที่ / no data/raw/places.csv: village codes were not checked against a place list")
     assert summary.rows_in == summary.rows_accepted + summary.rows_quarantined
-    _write_text_atomic(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2) + "\n", run.out / "ingest_summary.json")
+    write_text_atomic(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2) + "\n", run.out / "ingest_summary.json")
     _mark_complete(run.out, [n for n in OWNED if (run.out / n).exists()])
     pause_point("ingest:complete")  # test hook: staged and marked, not yet published
     publish_staged(ws)
