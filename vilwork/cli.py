@@ -115,10 +115,11 @@ def cmd_demo(ws: Workspace, a) -> int:
         code = run_all(ws)
     # The programme layer on the same data: target list, submission register, data quality and
     # the province roll-up (each a few seconds), so the demo shows every kind of output.
+    parser = build_parser()
     for cmd in (["select"], ["register"], ["quality"], ["programme"]):
         if cmd[0] == "programme" and a.no_reports:
             continue
-        sub = build_parser().parse_args([*cmd, "--root", str(ws.root)])
+        sub = parser.parse_args([*cmd, "--root", str(ws.root)])
         print(f"\n== vilwork {' '.join(cmd)}", flush=True)
         code = max(code, sub.func(ws, sub) or 0)
     return code
