@@ -137,6 +137,27 @@ def test_public_problems_suppress_small_cells(tmp_path):
     assert list(needs.problems_chart(pub).data[0].x) == pytest.approx([0.25, 0.25, 0.5])
 
 
+def test_problems_over_few_surveyed_rank_last_and_say_so(tmp_path):
+    # min_denominator is 10 (display.yaml): 3 of 3 infants failing (100 %) is not the top problem
+    rows = [_ind("village", CODE, 1, "person", 3, 3),        # 1.00 of 3: few surveyed
+            _ind("village", CODE, 2, "person", 9, 1),        # 0.11 of 9: few surveyed
+            _ind("village", CODE, 4, "household", 20, 2),    # 0.10
+            _ind("village", CODE, 22, "household", 40, 10)]  # 0.25
+    v = dataclasses.replace(_workspace(tmp_path, rows, []), audience="internal")
+    p = needs.problems_ranked(v)
+    assert p["indicator"].tolist() == [22, 4, 1, 2]
+    assert p["rank"].tolist() == [1, 2, 3, 4]
+    assert p["reliable"].tolist() == [True, True, False, False]
+    th = needs.display(p, "th")
+    assert th["หมายเหตุ"].tolist() == ["", "", "สำรวจน้อยกว่า 10 จึงจัดไว้ท้ายตาราง", "สำรวจน้อยกว่า 10 จึงจัดไว้ท้ายตาราง"]
+    assert needs.display(p, "en")["Note"].iloc[3] == "fewer than 10 surveyed: ranked last"
+    assert needs.problems_ranked(v, top=1)["indicator"].tolist() == [22]
+    # the public chart draws only shares that hide nothing: 22 alone (4: 2 failing, 1: 3 of 3, 2: 1 failing)
+    pub = dataclasses.replace(v, audience="public")
+    assert list(needs.problems_chart(pub).data[0].y) == [f"22. {v.indicator_set.indicator_name(22, 'th', short=True)}"]
+    assert needs.display(needs.problems_ranked(pub), "th")["ตัวชี้วัด"].tolist() == [22, 4, 1, 2]
+
+
 # ---------------------------------------------------------------------------------------------
 # votes: ranking and tie-breaks (pure)
 

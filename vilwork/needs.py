@@ -104,7 +104,7 @@ _FORMATS = {
     "value_baht": "money",
     "recorded_at": "datetime",
     "lat": "coord", "lon": "coord",
-    "unit": "unit", "status": "status",
+    "unit": "unit", "status": "status", "reliable": "reliable",
 }
 #: Internal columns :func:`display` leaves out (keys, sort helpers, audit details).
 _HIDDEN = {"order", "decided_by", "tied_with", "first_recorded_at", "first_row", "indicators",
@@ -144,6 +144,8 @@ def _fmt_value(x, kind: str, lang: str):
         return _label(f"unit_{x}", lang) or str(x)
     if kind == "status":
         return _label(f"vote_status_{x}", lang) or str(x)
+    if kind == "reliable":
+        return "" if bool(x) else t("problem_few_surveyed", lang, n=format_int(charts.display().get("min_denominator", 10)))
     return x
 
 
@@ -181,8 +183,8 @@ def display(frame: pd.DataFrame, lang: str = "th") -> pd.DataFrame:
         frame = _protect(frame)
     out = {}
     for col in frame.columns:
-        if _hidden(str(col)):
-            continue
+        if _hidden(str(col)) or (col == "reliable" and frame[col].fillna(True).astype(bool).all()):
+            continue  # the "ranked last" note column only when some row needs it
         label = _label(f"col_{col}", lang) or str(col)
         kind = _FORMATS.get(str(col))
         out[label] = [_fmt_cell(x, kind, lang) for x in frame[col]]
@@ -249,7 +251,7 @@ def _areas_of_indicator() -> dict[int, list[str]]:
 # =============================================================================================
 
 _PROBLEM_COLUMNS = ["rank", "indicator", "name", "unit", "surveyed", "failed", "share_failing",
-                    "tambon_share_failing", "areas", "area_keys"]
+                    "tambon_share_failing", "areas", "area_keys", "reliable"]
 
 
 def _official_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -277,6 +279,10 @@ def problems_ranked(v: Village, top: int | None = None) -> pd.DataFrame:
 
     Ranked by the share failing (failed / surveyed = 1 − pass rate), then by the people or
     households affected (failed), then by indicator number; equal on both keys share a rank.
+    A share over fewer than ``min_denominator`` (display.yaml) people or households surveyed —
+    3 of 3 infants failing is 100 % — ranks after every other problem, as in stage 1
+    (:func:`vilwork.understand.failing_ranked`); ``reliable`` is False for those rows and
+    :func:`display` says so in a note column.
     Counting is official (persons for person indicators, households for household indicators);
     a village known only from platform aggregates falls back to the platform's member counts
     (``unit`` says which).
@@ -292,8 +298,9 @@ def problems_ranked(v: Village, top: int | None = None) -> pd.DataFrame:
     pandas.DataFrame
         ``rank, indicator, name`` (short name in ``v.lang``), ``unit, surveyed, failed,
         share_failing, tambon_share_failing`` (the tambon's, same unit; NaN when unknown),
-        ``areas`` (list of the issue-area names the indicator touches, issue_areas.yaml) and
-        ``area_keys``. Empty (with ``attrs['note']``) when there is nothing to rank.
+        ``areas`` (list of the issue-area names the indicator touches, issue_areas.yaml),
+        ``area_keys`` and ``reliable`` (surveyed ≥ ``min_denominator``). Empty (with
+        ``attrs['note']``) when there is nothing to rank.
     """
     df = v.indicators
     if df.empty:
@@ -306,6 +313,7 @@ def problems_ranked(v: Village, top: int | None = None) -> pd.DataFrame:
         note = "problems_none" if not rows[rows["level"] == "village"].empty else "no_indicator_data"
         return _note(pd.DataFrame(columns=_PROBLEM_COLUMNS), t(note, v.lang))
     tam = rows[rows["level"] == "tambon"].set_index(["indicator", "unit"])
+    min_n = charts.display().get("min_denominator", 10)
     areas = _areas_of_indicator()
     s = v.indicator_set
     out = []
@@ -324,9 +332,13 @@ def problems_ranked(v: Village, top: int | None = None) -> pd.DataFrame:
             "tambon_share_failing": tshare,
             "areas": [area_name(k, v.lang) for k in keys],
             "area_keys": keys,
+            "reliable": bool(r["surveyed"] >= min_n),
         })
-    f = pd.DataFrame(out).sort_values(["share_failing", "failed", "indicator"], ascending=[False, False, True])
-    f.insert(0, "rank", _competition_rank(list(zip(f["share_failing"], f["failed"]))))
+    # a share over a handful of people is not the village's biggest problem (and, for the public,
+    # topping the list with "100 %" would point at those few): small denominators rank last
+    f = pd.DataFrame(out).sort_values(["reliable", "share_failing", "failed", "indicator"],
+                                      ascending=[False, False, False, True])
+    f.insert(0, "rank", _competition_rank(list(zip(f["reliable"], f["share_failing"], f["failed"]))))
     f = f.reset_index(drop=True)[_PROBLEM_COLUMNS]
     f = f.head(top).reset_index(drop=True) if top else f
     f.attrs["audience"] = v.audience  # display() suppresses small cells for the public
