@@ -62,18 +62,24 @@ def _narrative(profile, field: str, lang: str) -> list:
         label = getattr(val, "label_en" if lang == "en" else "label_th", None) or field
         hint = getattr(val, "hint", "") or t("gap_hint", lang, field=field)
         return [m.Gap(label, hint)]
-    if isinstance(val, dict):
-        rows = [(str(k), ", ".join(map(str, x)) if isinstance(x, list) else str(x)) for k, x in val.items()]
-        return [m.KeyFacts(rows)]
+    if isinstance(val, dict):  # sub-fields (place, equipment, team): a two-column table, long text wraps
+        rows = [(str(k), _plain(x)) for k, x in val.items() if not getattr(x, "missing", False) and _plain(x)]
+        gaps = [m.Gap(x.label_en if lang == "en" else x.label_th, x.hint) for x in val.values() if getattr(x, "missing", False)]
+        table = [m.Table(pd.DataFrame(rows, columns=[t("profile_topic", lang), t("profile_detail", lang)]))] if rows else []
+        return table + gaps
     if isinstance(val, (list, tuple)):
-        items = []
-        for x in val:
-            if isinstance(x, dict):
-                items.append(" — ".join(str(y) for y in x.values() if y))
-            else:
-                items.append(str(x))
+        items = [_plain(x) for x in val if _plain(x)]
         return [m.Paragraph("• " + "\n• ".join(items))] if items else [m.Gap(field, t("gap_hint", lang, field=field))]
     return [m.Paragraph(str(val))]
+
+
+def _plain(x) -> str:
+    """A profile value as one line of text: lists joined by commas, a mapping's values by " — "."""
+    if isinstance(x, dict):
+        return " — ".join(_plain(y) for y in x.values() if _plain(y))
+    if isinstance(x, (list, tuple)):
+        return ", ".join(_plain(y) for y in x if _plain(y))
+    return "" if x is None else str(x).strip()
 
 
 def _table(df: pd.DataFrame, caption: str) -> list:
