@@ -50,14 +50,17 @@ def check_traces(fig: go.Figure) -> go.Figure:
 def style(fig: go.Figure, title: str | None = None, *, height: int = 420, legend: bool = True) -> go.Figure:
     """Apply the house style: Sarabun, white background, big type, no plotly logo clutter."""
     fig.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left"} if title else None,
+        # the title at the very top, the legend in its own row under it (never one over the other)
+        title={"text": title, "x": 0.0, "xanchor": "left", "yref": "container", "y": 1.0, "yanchor": "top",
+               "pad": {"t": 10}} if title else None,
         font={"family": display()["font_family"], "size": 16, "color": "#1a1a1a"},
         paper_bgcolor="white",
         plot_bgcolor="white",
         height=height,
-        margin={"l": 10, "r": 20, "t": 60 if title else 20, "b": 40},
+        margin={"l": 10, "r": 20, "t": (60 if title else 20) + (40 if legend else 0), "b": 40},
         showlegend=legend,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        # xanchor too: a house template anchoring legends right would push x=0 out into the left margin
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "xanchor": "left"},
         hoverlabel={"font": {"family": display()["font_family"]}},
     )
     fig.update_xaxes(gridcolor="#e6e6e6", zerolinecolor="#999")
