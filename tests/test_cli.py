@@ -22,3 +22,16 @@ def test_unknown_village_code_is_refused_without_traceback(tmp_path):
     assert r.returncode != 0
     assert "Traceback" not in r.stderr
     assert "../../etc" in r.stderr
+
+
+def test_current_umask_is_read_without_changing_it():
+    import os
+
+    from vilwork.run import current_umask
+
+    old = os.umask(0o027)
+    try:
+        assert current_umask() == 0o027
+        assert os.umask(0o027) == 0o027  # unchanged by reading it
+    finally:
+        os.umask(old)

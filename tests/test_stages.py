@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import stat
 import subprocess
 import unicodedata
 from pathlib import Path
@@ -70,6 +71,10 @@ def test_full_village_has_every_output(full):
     assert size < 8 * 1024 * 1024, f"village folder is {size / 1e6:.1f} MB"
     # no temporary folders left beside it
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+    # the folder follows the umask like any other (not mkdtemp's owner-only 0700)
+    from vilwork.run import current_umask
+
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~current_umask()
 
 
 def test_km_pdf_has_every_part_and_the_village_name(full):

@@ -152,6 +152,7 @@ def run_village(ws: Workspace, village_code: str, *, year: int | None = None, la
     ws.check_writable(ws.reports)
     ws.check_writable(final)  # a reports/<code> symlink to elsewhere is refused, not followed
     tmp = Path(tempfile.mkdtemp(prefix=f".{code}{TMP_MARK}{os.getpid()}-", dir=ws.reports))
+    tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; a published report follows the umask like any folder
     nb_dir = Path(notebooks) if notebooks else notebooks_dir()
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -187,6 +188,18 @@ def run_village(ws: Workspace, village_code: str, *, year: int | None = None, la
             shutil.rmtree(tmp, ignore_errors=True)
     files = sorted(p for p in final.rglob("*") if p.is_file())
     return RunResult(code, year, final, time.perf_counter() - t0, timings, files)
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` would, for a moment, for every thread)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
 
 
 def run_all(ws: Workspace, villages: list[str] | None = None, **kw) -> int:
