@@ -123,6 +123,22 @@ def test_each_bad_input(tmp_path, generated, row):
     assert not [p.name for p in ws.processed.iterdir() if p.name.startswith(".ingest-")]
 
 
+@pytest.mark.parametrize("file, rows", [("totals_row.xlsx", ["5"]), ("totals_rows_grand.csv", ["4", "6"]),
+                                        ("totals_row_persons.xlsx", ["6"])])
+def test_totals_rows_have_their_own_reason_and_nothing_else(tmp_path, generated, file, rows):
+    """รวม / รวมทั้งสิ้น / Total under the data: one quarantine line per totals row, rule totals_row
+    only (its blank codes and summed numbers are not reported as errors); the records are kept."""
+    row = next(r for r in MANIFEST if r["file"] == file)
+    ws = _workspace(tmp_path, [row], generated)
+    summary = ingest(ws)
+    (f,) = [f for f in summary.files if f.file == row["place_as"]]
+    q = _quarantine(ws)
+    mine = q[q["file"] == row["place_as"]]
+    assert mine["row"].tolist() == rows and set(mine["rule"]) == {"totals_row"}
+    assert mine["message"].str.contains("totals row").all() and mine["message"].str.contains("แถวรวม").all()
+    assert f.rows_in == f.rows_accepted + len(rows) and f.rows_accepted == f.rows_in - len(rows)
+
+
 def _cli(ws: Workspace, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in (KEY_ENV, "VILWORK_DEBUG")}
     return subprocess.run([str(VILWORK), "ingest", "--root", str(ws.root), *args], capture_output=True, text=True,

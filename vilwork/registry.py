@@ -287,6 +287,15 @@ def issue_areas() -> list[dict]:
     return list(_read_yaml("issue_areas.yaml")["areas"])
 
 
+@lru_cache(maxsize=None)
+def totals_row_words() -> tuple[str, ...]:
+    """Folded words that mark a totals row in an export (``ingest.yaml``), longest first."""
+    words = _read_yaml("ingest.yaml").get("totals_row_words") or []
+    if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+        raise DefinitionError("ingest.yaml: totals_row_words must be a list of words")
+    return tuple(sorted({_fold(w) for w in words}, key=len, reverse=True))
+
+
 def _fold(s: str) -> str:
     return " ".join(unicodedata.normalize("NFC", str(s)).replace("\u00a0", " ").split()).casefold()
 

@@ -88,6 +88,10 @@ RULES: dict[str, tuple[str, str]] = {
     "code_level": ("จำนวนหลักของรหัสไม่ตรงกับระดับ (จังหวัด 2 อำเภอ 4 ตำบล 6 หมู่บ้าน 8)", "code length does not match the level (province 2, district 4, tambon 6, village 8)"),
     "row_fields": ("แถวนี้มีจำนวนช่องมากกว่าหัวตาราง (อาจมีจุลภาคเกินในข้อความ)", "the row has more fields than the header (a stray comma?)"),
     "cell_size": ("ข้อความในช่องยาวเกิน 32,767 ตัวอักษร (ขีดจำกัดของ Excel)", "the cell holds more than 32,767 characters (Excel's limit)"),
+    "totals_row": (
+        "แถวรวม (เช่น รวม / รวมทั้งสิ้น / Total) ท้ายตาราง ไม่ใช่ข้อมูลรายครัวเรือนหรือรายบุคคล จึงไม่นำเข้า",
+        "a totals row (e.g. รวม / รวมทั้งสิ้น / Total) under the data, not a household or person record: left out",
+    ),
     "control_character": ("ช่องนี้มีอักขระควบคุม (เช่น NUL) ที่ไม่ใช่ข้อความ: ไฟล์อาจเสียหาย", "the cell holds control characters (e.g. NUL) that are not text: the file may be damaged"),
 }
 
@@ -358,6 +362,64 @@ def _cell_checks(raw: pd.DataFrame, table: str) -> tuple[pd.DataFrame, dict[str,
     return raw, helpers
 
 
+_STARTS_WITH_DIGIT = r"\s*[0-9๐-๙]"
+_AFTER_TOTALS_WORD = re.compile(r"[\s0-9๐-๙:(\[\-–]")
+
+
+def is_totals_label(value) -> bool:
+    """True when a cell reads as a totals label: a word of ``ingest.yaml`` alone, or followed by a
+    space, number, colon, dash or bracket (``รวม``, ``รวมทั้งสิ้น 120``, ``Total:``, ``รวม (ครัวเรือน)``).
+
+    Examples
+    --------
+    >>> is_totals_label("รวมทั้งสิ้น"), is_totals_label(" TOTAL: "), is_totals_label("รวมใจ"), is_totals_label(None)
+    (True, True, False, False)
+    """
+    if not isinstance(value, str):
+        return False
+    v = registry.fold_header(normalise_text(value) or "").rstrip(".:").strip()
+    for w in registry.totals_row_words():
+        if v == w or (v.startswith(w) and _AFTER_TOTALS_WORD.match(v, len(w))):
+            return True
+    return False
+
+
+def _totals_rows(raw: pd.DataFrame, table: str) -> dict[str, pd.Series]:
+    """Helper columns ``__totals_row__<column>`` (False on a totals row, in the column holding the word).
+
+    Only rows whose required columns are not all filled in with a value starting with a digit are
+    looked at (codes and IDs are digits), so a big chunk of good records costs one vectorised
+    test per required column.
+    """
+    req = [c for c in REQUIRED.get(table, ()) if c in raw.columns]
+    if not req or raw.empty:
+        return {}
+    cand = np.zeros(len(raw), dtype=bool)
+    for c in req:
+        col = raw[c].astype("str")
+        cand |= ~col.str.match(_STARTS_WITH_DIGIT).fillna(False).to_numpy(dtype=bool)
+    if not cand.any():
+        return {}
+    sub = raw[cand]
+    label = {c: sub[c].map(is_totals_label).to_numpy(dtype=bool) for c in sub.columns if not c.startswith("__")}
+    # a required column blank or holding the word: a record with its codes filled in is a record
+    keyless = np.zeros(len(sub), dtype=bool)
+    for c in req:
+        keyless |= sub[c].isna().to_numpy(dtype=bool) | label[c]
+    helpers: dict[str, pd.Series] = {}
+    taken = np.zeros(len(sub), dtype=bool)
+    # the word is reported in one column per row: a column that is not personal data if possible
+    order = sorted(label, key=lambda c: (c in PERSONAL, list(raw.columns).index(c)))
+    for c in order:
+        hit = label[c] & keyless & ~taken
+        if hit.any():
+            h = pd.Series(pd.NA, index=raw.index, dtype="boolean")
+            h[sub.index[hit]] = False
+            helpers[helper_name("totals_row", c)] = h
+            taken |= hit
+    return helpers
+
+
 def prepare(raw: pd.DataFrame, table: str, *, default_year: int | None = None) -> pd.DataFrame:
     """Clean a raw chunk into the canonical text form the schema checks.
 
@@ -378,6 +440,7 @@ def prepare(raw: pd.DataFrame, table: str, *, default_year: int | None = None) -
         number) and, for date columns, the parsed date in ``_date_<column>``.
     """
     raw, cell_helpers = _cell_checks(raw, table)
+    cell_helpers.update(_totals_rows(raw, table))
     out: dict[str, pd.Series] = {}
     years = None
     if "year" in raw.columns or default_year is not None:
@@ -574,6 +637,9 @@ def validate(prepared: pd.DataFrame, table: str) -> pd.DataFrame:
             rules[i], cols[i] = h
     rules = np.where(rules == "not_nullable", np.where(cols == "year", "year_missing", "required_value"), rules)
     out = pd.DataFrame({"row": fc["index"].astype("int64").to_numpy(), "column": cols, "rule": rules})
+    totals = out["rule"].eq("totals_row")
+    if totals.any():  # a totals row has one reason: its blank codes and summed numbers are not errors
+        out = out[totals | ~out["row"].isin(out.loc[totals, "row"])]
     return out.drop_duplicates().sort_values("row", kind="stable").reset_index(drop=True)
 
 

@@ -317,7 +317,9 @@ ITEMS: list[Item] = [
     Item("non_numeric_income.csv", H.format("income_text.csv"), "income written as words and n/a", "quarantined", "number", 3, 2),
     Item("nul_bytes.csv", P.format("nul.csv"), "a NUL byte inside a text cell", "quarantined", "control_character", 3, 1),
     Item("bom_in_middle.csv", H.format("concatenated.csv"), "two exports concatenated: a BOM and a second header row in the middle", "quarantined", "house_code_format;village_code_format", 5, 1),
-    Item("totals_row.xlsx", H.format("totals.xlsx"), "a totals row (รวม) under the data", "quarantined", "required_value", 4, 1),
+    Item("totals_row.xlsx", H.format("totals.xlsx"), "a totals row (รวม) under the data", "quarantined", "totals_row", 4, 1),
+    Item("totals_rows_grand.csv", H.format("totals_grand.csv"), "a subtotal row (รวมย่อย) and a grand total (รวมทั้งสิ้น 3 ครัวเรือน, village code filled in)", "quarantined", "totals_row", 5, 2),
+    Item("totals_row_persons.xlsx", P.format("totals.xlsx"), "a Total row in the name column with the count in the sequence column; a person whose first name is รวม is kept", "quarantined", "totals_row", 5, 1),
     Item("stray_comma.csv", H.format("stray_comma.csv"), "an unquoted comma inside a name shifts one row", "quarantined", "row_fields", 3, 1),
     Item("negative_and_wrong_answers.csv", H.format("answers.csv"), "a negative income and answers other than 0/1", "quarantined", "non_negative;answer_01", 3, 2),
     Item("big_cell_10mb.csv", P.format("big_cell.csv"), "a 10 MB cell (occupation)", "quarantined", "cell_size", 3, 1, generated=True),
@@ -468,6 +470,20 @@ def _content(item: Item, folder: Path) -> bytes | None:
     if f == "totals_row.xlsx":
         total = ["รวม", None, None, None, None, None, None, 180000]
         return _xlsx_bytes([("Sheet1", [HH, *[[int(v) if v.isdigit() and len(v) < 6 else v for v in r] for r in hh_rows()], total])])
+    if f == "totals_rows_grand.csv":
+        rows = hh_rows(2)
+        rows.append(["รวมย่อย", "", "", "", "", "2", "2", "120000"])
+        rows += hh_rows(1, start=3)
+        rows.append(["รวมทั้งสิ้น 3 ครัวเรือน", "", "", VILLAGE, "", "3", "3", "180000"])
+        return _bom_csv(HH, rows)
+    if f == "totals_row_persons.xlsx":
+        head = ["ลำดับที่", *PP]
+        rows = [[str(i + 1), *r] for i, r in enumerate(pp_rows())]
+        named = pp_rows(4)[3]
+        named[1] = "รวม"  # a first name, with a house code and a citizen ID: a person
+        rows.append(["4", *named])
+        rows.append(["4 คน", "", "Total", "", "", "", "", ""])
+        return _xlsx_bytes([("Sheet1", [head, *rows])])
     if f == "stray_comma.csv":
         text = csv_text(HH, hh_rows())
         lines = text.split("\r\n")
