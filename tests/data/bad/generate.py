@@ -6,7 +6,10 @@ and what must happen: ``refused`` (the expected text is a substring of the refus
 ``quarantined`` (the expected rules, ``;``-separated, with the rows read and quarantined) or
 ``accepted`` (an optional substring of the file's notes).
 
-Small items are committed; rewrite them with ``python tests/data/bad/generate.py``. Big ones
+Small items are committed; rewrite them with ``python tests/data/bad/generate.py``. The real
+encrypted workbook (``encrypted_msoffcrypto.xlsx``) is committed once and never rewritten; only
+remaking it needs ``msoffcrypto-tool`` (ingest tells an encrypted workbook by its container, and
+the tests use the committed file, so neither needs the package). Big ones
 (a 10 MB cell, a million blank rows, a zip bomb) are never committed: :func:`make` writes them
 into a temporary folder when a test needs them. Everything is deterministic (fixed seeds, fixed
 timestamps), so a regeneration changes nothing unless an item changes.
