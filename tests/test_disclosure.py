@@ -129,6 +129,30 @@ def test_published_grid_cannot_be_worked_back():
         assert len({s[n] for s in solutions}) >= 2, cell
 
 
+def test_suppress_lines_worked_by_hand_and_cannot_be_worked_back():
+    # bars of a histogram: all add up to a published total, the first three to a second one
+    values = [0, 2, 10, 6, 20, 6]
+    lines = [range(6), [0, 1, 2]]
+    mask = d.suppress_lines(values, K, lines)
+    # 2 is small; the 10 covers both lines (a 6 would leave the first three with one hidden bar)
+    assert mask == [False, True, True, False, False, False]
+    assert d.hidden_text(values, mask, K) == ["0", "<5", "*", "6", "20", "6"]
+    assert d.suppress_lines([3, 7, 8], K, [range(3)]) == [True, True, False]  # the smallest other one
+    assert d.suppress_lines([3, 7, 8], K, []) == [True, False, False]          # no published total
+    totals = [sum(values[i] for i in line) for line in lines]
+    hidden = [i for i, m in enumerate(mask) if m]
+    solutions = []
+    for vals in itertools.product(range(0, 30), repeat=len(hidden)):
+        g = list(values)
+        for i, v in zip(hidden, vals):
+            g[i] = v
+        if all((1 <= g[i] <= K) == d.is_small(values[i], K) for i in hidden) and \
+                [sum(g[i] for i in line) for line in lines] == totals:
+            solutions.append(vals)
+    for n, cell in enumerate(hidden):
+        assert len({s[n] for s in solutions}) >= 2, cell
+
+
 def test_hides_anything():
     assert d.hides_anything(pd.DataFrame({"a": ["12", "<5"]}))
     assert d.hides_anything(pd.DataFrame({"a": ["12", ">87.5%"]}))

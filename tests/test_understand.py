@@ -100,3 +100,90 @@ def test_data_inventory_marks_missing_sources(ws):
     inv = understand.data_inventory(open_village(ws, V))
     assert len(inv) == 10
     assert inv.iloc[:, 1].str.startswith("✗").sum() >= 8
+
+
+# ---------------------------------------------------------------------------------------------
+# population pyramid and income histogram: small bars for the public (PDPA)
+
+
+def _persons(spec: dict) -> pd.DataFrame:
+    """spec: (age, sex) -> number of persons."""
+    rows = [{"age_years": age, "sex": sex} for (age, sex), n in spec.items() for _ in range(n)]
+    return pd.DataFrame(rows)
+
+
+PYRAMID = {(5, "male"): 10, (5, "female"): 12, (15, "male"): 3, (15, "female"): 8, (25, "male"): 9,
+           (25, "female"): 7, (75, "male"): 6, (75, "female"): 5, (85, "male"): 2}
+
+
+def _pyramid(ws, audience):
+    v = open_village(ws, V, audience=audience)
+    v.__dict__["persons"] = _persons(PYRAMID)  # the cached property, as if read from data/processed
+    return understand.population_pyramid(v)
+
+
+def test_pyramid_public_merges_the_oldest_and_hides_small_bars(ws):
+    fig = _pyramid(ws, "public")
+    male, female = fig.data
+    # 80+ holds 2 men: it joins 70–79 (6 + 2 men, 5 women) as "70+"
+    assert list(male.y) == ["0–9", "10–19", "20–29", "30–39", "40–49", "50–59", "60–69", "70+"]
+    # 3 men aged 10–19 are a small cell; the bars add up to the 62 persons in the title, so the
+    # smallest other bar (5 women 70+) is hidden too; both drawn hatched at 5, not at their value
+    assert list(male.customdata) == ["10", "<5", "9", "0", "0", "0", "0", "8"]
+    assert list(female.customdata) == ["12", "8", "7", "0", "0", "0", "0", "*"]
+    assert list(male.x) == [-10, -5, -9, 0, 0, 0, 0, -8] and list(female.x) == [12, 8, 7, 0, 0, 0, 0, 5]
+    assert list(male.marker.pattern.shape) == ["", "/", "", "", "", "", "", ""]
+    assert list(female.marker.pattern.shape) == ["", "", "", "", "", "", "", "/"]
+    assert "62" in fig.layout.title.text and "<5 คือ 1–4" in fig.layout.annotations[0].text
+
+
+def test_pyramid_internal_is_exact_and_the_threshold_is_configurable(ws, monkeypatch):
+    fig = _pyramid(ws, "internal")
+    male, female = fig.data
+    assert list(male.y)[-2:] == ["70–79", "80+"]
+    assert list(male.customdata) == ["10", "3", "9", "0", "0", "0", "0", "6", "2"]
+    assert list(female.customdata) == ["12", "8", "7", "0", "0", "0", "0", "5", "0"]
+    assert not fig.layout.annotations
+    from vilwork import disclosure
+
+    monkeypatch.setattr(disclosure, "small_cell_threshold", lambda: 2)  # display.yaml's small_cell_threshold
+    male, female = _pyramid(ws, "public").data
+    assert list(male.y)[-1] == "70+"  # 2 men aged 80+ are still small; 3 aged 10–19 are not
+    assert list(male.customdata) == ["10", "3", "9", "0", "0", "0", "0", "8"]
+
+
+def _income(ws, incomes: dict, audience="public"):
+    v = open_village(ws, V, audience=audience)
+    v.__dict__["households"] = pd.DataFrame({"income_per_member": [x for x, n in incomes.items() for _ in range(n)]})
+    return understand.income_vs_threshold(v)
+
+
+# 44 households; the 98th percentile is 75,000 + 0.14 × 130,000 = 93,200, so the bands are 0k…90k
+INCOMES = {15_000: 2, 25_000: 10, 35_000: 6, 55_000: 20, 75_000: 5, 205_000: 1}
+
+
+def test_income_histogram_public_hides_small_bands(ws):
+    fig, facts = _income(ws, INCOMES)  # threshold 38,000 (2562) falls inside the 30k band
+    bar = fig.data[0]
+    # 90k+ (1) joins 80k (0), then 70k (5): "70k+" holds 6
+    assert list(bar.x) == ["0k", "10k", "20k", "30k", "40k", "50k", "60k", "70k+"]
+    # 2 at 10k: small; its complement is the smallest other bar (6 at 30k, the first of two 6s)
+    assert list(bar.customdata) == ["0", "<5", "10", "*", "0", "20", "0", "6"]
+    assert list(bar.y) == [0, 5, 10, 5, 0, 20, 0, 6]
+    assert facts["below"] == 18 and facts["below_text"] == "18" and facts["households"] == 44
+    internal, facts_i = _income(ws, INCOMES, "internal")
+    assert list(internal.data[0].customdata) == ["0", "2", "10", "6", "0", "20", "0", "5", "0", "1"]
+    assert facts_i["below_text"] == "18"
+
+
+def test_income_below_threshold_count_is_protected_too(ws, monkeypatch):
+    # threshold on a band edge (30,000): the red bars (0k, 10k, 20k) add up to the 12 below it, so
+    # the complement of the 2 at 10k is the 10 at 20k (it covers both the red bars and all bars)
+    monkeypatch.setattr(understand, "threshold", lambda year: 30_000.0)
+    fig, facts = _income(ws, INCOMES)
+    assert list(fig.data[0].customdata) == ["0", "<5", "*", "6", "0", "20", "0", "6"]
+    assert facts["below_text"] == "12" and "ต่ำกว่าเกณฑ์ 12 จาก 44" in fig.layout.title.text
+    # 2 households below 20,000: the count is a small cell, in the title and the facts
+    monkeypatch.setattr(understand, "threshold", lambda year: 20_000.0)
+    fig, facts = _income(ws, INCOMES)
+    assert facts["below_text"] == "<5" and "ต่ำกว่าเกณฑ์ <5 จาก 44" in fig.layout.title.text

@@ -189,6 +189,41 @@ def suppress_grid(counts: pd.DataFrame, k: int, *, row_totals: bool = True,
     return pd.DataFrame(mask, index=counts.index, columns=counts.columns)
 
 
+def suppress_lines(values: Sequence, k: int, lines: Sequence[Sequence[int]]) -> list[bool]:
+    """Which of ``values`` must be hidden when several sums of them are published.
+
+    For the bars of a chart whose totals are shown elsewhere: ``lines`` holds, for each published
+    total, the positions of the values adding up to it (e.g. every bar of a histogram, whose total
+    is in the title; the bars below a threshold, whose number is given too). :func:`suppress_line`
+    is applied to every line until nothing changes, so no line has exactly one hidden value.
+
+    Returns
+    -------
+    list of bool
+        One flag per value: small (1..k) or hidden as a complement.
+    """
+    lines = [list(line) for line in lines]
+    mask = [is_small(v, k) for v in values]
+    changed = True
+    while changed:
+        changed = False
+        for j, line in enumerate(lines):
+            # a complement that also gives another line its second hidden cell hides less in all
+            lonely = {i for o, other in enumerate(lines) if o != j and sum(mask[x] for x in other) == 1 for i in other}
+            new = suppress_line([values[i] for i in line], k, already=[mask[i] for i in line],
+                                prefer=[i in lonely for i in line])
+            for i, flag in zip(line, new):
+                if flag and not mask[i]:
+                    mask[i], changed = True, True
+    return mask
+
+
+def hidden_text(values: Sequence, mask: Sequence[bool], k: int, fmt: Callable = lambda n: f"{int(n):,}") -> list[str]:
+    """Values as public text after :func:`suppress_lines`: ``<5`` for small, ``*`` for complements."""
+    return [(small_label(k) if is_small(v, k) else COMPLEMENT) if m else ("–" if _num(v) is None else fmt(v))
+            for v, m in zip(values, mask)]
+
+
 def grid_text(counts: pd.DataFrame, k: int, fmt: Callable = lambda n: f"{int(n):,}", **kw) -> pd.DataFrame:
     """A cross table as public text: small cells ``<5``, complementary cells ``*``."""
     mask = suppress_grid(counts, k, **kw)
@@ -284,6 +319,7 @@ def neutralise_row(row):
 
 __all__ = [
     "COMPLEMENT", "small_cell_threshold", "is_small", "small_label", "share_state", "count_text",
-    "total_text", "share_text", "suppress_line", "suppress_grid", "grid_text", "protect_pairs",
+    "total_text", "share_text", "suppress_line", "suppress_grid", "suppress_lines", "hidden_text", "grid_text",
+    "protect_pairs",
     "hides_anything", "neutralise", "neutralise_frame", "neutralise_row",
 ]

@@ -356,7 +356,7 @@ def forum_slides(v: Village) -> list:
                               takeaway=t("slide_failing_take", L, name=f["worst_name"])))
     fig_income, inc = understand.income_vs_threshold(v)
     if inc.get("households"):
-        slides.append(m.Slide(t("slide_income", L), t("slide_income_msg", L, below=format_int(inc["below"]), n=format_int(inc["households"]), thr=format_baht(inc["threshold"], L)),
+        slides.append(m.Slide(t("slide_income", L), t("slide_income_msg", L, below=inc["below_text"], n=format_int(inc["households"]), thr=format_baht(inc["threshold"], L)),
                               figure=fig_income, takeaway=t("slide_income_take", L, thr=format_baht(inc["threshold"], L))))
     if f["poor_share"] is not None:
         slides.append(m.Slide(t("slide_poverty", L), t("slide_poverty_msg", L, share=format_pct(f["poor_share"], 0)),

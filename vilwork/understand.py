@@ -295,8 +295,31 @@ def kchch2k_status(v: Village) -> dict:
     }
 
 
+_NOTE_MARGIN = 112
+
+
+def _hidden_note(fig: go.Figure, k: int, lang: str) -> go.Figure:
+    """Say under a chart what its hatched bars mean (public audience)."""
+    fig.add_annotation(text=t("chart_hidden_note", lang, small=disclosure.small_label(k), k=k), showarrow=False,
+                       xref="paper", yref="paper", x=0, xanchor="left", y=0, yanchor="bottom", yshift=-_NOTE_MARGIN + 4,
+                       font={"size": 13, "color": "#444444"}, align="left")
+    fig.update_layout(margin={"b": _NOTE_MARGIN})  # the note on the last line, under the axis title
+    return fig
+
+
+def _bar_marks(hidden: list[bool]) -> dict:
+    """Hatched bars for hidden counts (drawn at the threshold's bound, not at their value)."""
+    return {"shape": ["/" if h else "" for h in hidden], "solidity": 0.35}
+
+
 def population_pyramid(v: Village, band: int = 10) -> go.Figure:
-    """Population by age band and sex (bars left for men, right for women)."""
+    """Population by age band and sex (bars left for men, right for women).
+
+    For the public audience the top age band joins the one below while it holds 1..k
+    (``small_cell_threshold``) men or women ("70+"); any other bar of 1..k people is drawn hatched
+    at k + 1 and labelled ``<5``; the bars add up to the persons in the title, so when only one
+    bar would be hidden the smallest other one is hidden too (``*``), as in every public table.
+    """
     p = v.persons
     if p.empty:
         return charts.style(go.Figure(), t("no_records", v.lang))
@@ -306,25 +329,47 @@ def population_pyramid(v: Village, band: int = 10) -> go.Figure:
     counts = pd.crosstab(age, p["sex"]).reindex(labels, fill_value=0)
     male = counts.get("ชาย", counts.get("male", pd.Series(0, index=labels)))
     female = counts.get("หญิง", counts.get("female", pd.Series(0, index=labels)))
-    fig = go.Figure([
-        go.Bar(y=labels, x=-male, orientation="h", name=t("male", v.lang), marker={"color": "#1f77b4"},
-               customdata=male, hovertemplate="%{y}: %{customdata}<extra></extra>"),
-        go.Bar(y=labels, x=female, orientation="h", name=t("female", v.lang), marker={"color": "#e377c2"},
-               hovertemplate="%{y}: %{x}<extra></extra>"),
-    ])
-    m = int(max(male.max(), female.max(), 1))
+    male, female = [int(x) for x in male], [int(x) for x in female]
+    k = disclosure.small_cell_threshold()
+    public = v.audience == "public"
+    while public and len(labels) > 1 and (disclosure.is_small(male[-1], k) or disclosure.is_small(female[-1], k)):
+        # few of the oldest: the top band joins the one below ("70+") rather than being hidden
+        labels = labels[:-2] + [labels[-2].split("–")[0] + "+"]
+        male, female = male[:-2] + [male[-2] + male[-1]], female[:-2] + [female[-2] + female[-1]]
+    values = [*male, *female]
+    hidden = disclosure.suppress_lines(values, k, [range(len(values))]) if public else [False] * len(values)
+    text = disclosure.hidden_text(values, hidden, k, format_int)
+    drawn = [k + 1 if h else x for x, h in zip(values, hidden)]
+    n = len(labels)
+    traces = []
+    for sex, sign, color, part in (("male", -1, "#1f77b4", slice(0, n)), ("female", 1, "#e377c2", slice(n, 2 * n))):
+        hid = hidden[part]
+        traces.append(go.Bar(
+            y=labels, x=[sign * x for x in drawn[part]], orientation="h", name=t(sex, v.lang),
+            marker={"color": color, "pattern": _bar_marks(hid)}, customdata=text[part],
+            text=[s if h else "" for s, h in zip(text[part], hid)], textposition="outside",
+            hovertemplate="%{y}: %{customdata}<extra></extra>"))
+    fig = go.Figure(traces)
+    m = int(max(max(drawn), 1))
     step = max(1, int(round(m / 3, -1)) or 1)
     ticks = list(range(-3 * step, 3 * step + 1, step))
     fig.update_layout(barmode="relative", bargap=0.05)
     fig.update_xaxes(tickvals=ticks, ticktext=[str(abs(x)) for x in ticks], title=t("persons", v.lang))
-    return charts.style(fig, t("chart_pyramid", v.lang, n=format_int(len(p))))
+    fig = charts.style(fig, t("chart_pyramid", v.lang, n=format_int(len(p))))
+    return _hidden_note(fig, k, v.lang) if any(hidden) else fig
 
 
 def income_vs_threshold(v: Village) -> tuple[go.Figure, dict]:
     """Income per household member per year against the indicator-22 threshold.
 
     Returns the figure (households by income band, bands below the threshold in red) and facts:
-    threshold, households, households below, median income per member.
+    threshold, households, households below (``below``; ``below_text`` as it may be published),
+    median income per member. For the public audience the top band joins the one below while it
+    holds 1..k households (never across the threshold); any other band of 1..k is drawn hatched
+    at k + 1 and labelled ``<5``, with a complement (``*``) where the bars would give it away
+    (all bars add up to the households in the title; with the threshold on a band edge, the red
+    bars add up to the households below it); ``below_text`` is a bound when 1..k households are
+    below the threshold or 1..k are not.
     """
     hh = v.households
     thr = threshold(v.year)
@@ -339,14 +384,36 @@ def income_vs_threshold(v: Village) -> tuple[go.Figure, dict]:
     lows = [int(iv.left) for iv in counts.index]
     labels = [f"{lo // 1000}k" for lo in lows]
     colors = ["#c0392b" if lo + step <= thr else ("#e67e22" if lo < thr else "#27ae60") for lo in lows]
-    fig = go.Figure(go.Bar(x=labels, y=counts.values, marker={"color": colors},
-                           hovertemplate="%{x}: %{y}<extra></extra>"))
+    values = [int(c) for c in counts.values]
+    below = int((x < thr).sum())
+    k = disclosure.small_cell_threshold()
+    public = v.audience == "public"
+    while public and len(values) > 1 and disclosure.is_small(values[-1], k) and lows[-2] >= thr:
+        # the few richest households: the top band joins the one below ("170k+") rather than being hidden
+        values, lows, colors = values[:-2] + [values[-2] + values[-1]], lows[:-1], colors[:-1]
+    labels = [f"{lo // 1000}k" for lo in lows]
+    if len(lows) < len(counts):
+        labels[-1] += "+"
+    hidden = [False] * len(values)
+    if public:
+        lines = [range(len(values))]
+        if not any(lo < thr < lo + step for lo in lows):  # the threshold on an edge: "below" is a sum of bars
+            red = [i for i, lo in enumerate(lows) if lo + step <= thr]
+            lines += [red, [i for i in range(len(values)) if i not in red]]
+        hidden = disclosure.suppress_lines(values, k, lines)
+    text = disclosure.hidden_text(values, hidden, k, format_int)
+    fig = go.Figure(go.Bar(x=labels, y=[k + 1 if h else c for c, h in zip(values, hidden)],
+                           marker={"color": colors, "pattern": _bar_marks(hidden)}, customdata=text,
+                           text=[s if h else "" for s, h in zip(text, hidden)], textposition="outside",
+                           hovertemplate="%{x}: %{customdata}<extra></extra>"))
     fig.update_xaxes(title=t("income_axis", v.lang))
     fig.update_yaxes(title=t("households", v.lang))
-    below = int((x < thr).sum())
-    facts = {"threshold": thr, "households": int(len(x)), "below": below, "median": float(x.median())}
-    title = t("chart_income", v.lang, thr=format_baht(thr, v.lang), below=format_int(below), n=format_int(len(x)))
-    return charts.style(fig, title, legend=False), facts
+    below_text = disclosure.count_text(len(x), below, k, format_int) if public else format_int(below)
+    facts = {"threshold": thr, "households": int(len(x)), "below": below, "below_text": below_text,
+             "median": float(x.median())}
+    title = t("chart_income", v.lang, thr=format_baht(thr, v.lang), below=below_text, n=format_int(len(x)))
+    fig = charts.style(fig, title, legend=False)
+    return (_hidden_note(fig, k, v.lang) if any(hidden) else fig), facts
 
 
 @lru_cache(maxsize=None)
