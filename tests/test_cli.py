@@ -35,3 +35,21 @@ def test_current_umask_is_read_without_changing_it():
         assert os.umask(0o027) == 0o027  # unchanged by reading it
     finally:
         os.umask(old)
+
+
+def test_fresh_kernels_are_encrypted_and_quiet(tmp_path, capfd):
+    """papermill's own engine with vilwork's kernel options: the cell runs, and the kernel prints no
+    transport warning nor the error ipykernel logs when jupyter_client interrupts it at shutdown."""
+    import nbformat
+    import papermill as pm
+
+    from vilwork.run import kernel_options
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    pm.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), kernel_name="python3",
+                        progress_bar=False, **kernel_options(None))
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert out.cells[0].outputs[0]["text"] == "42\n"
+    err = capfd.readouterr().err
+    assert "IPKernelApp" not in err and "without encryption" not in err, err

@@ -104,6 +104,7 @@ def run_programme(ws: Workspace, *, province: str | None = None, year: int | Non
     import papermill as pm
 
     from .programme import clean_code, open_programme, out_dir
+    from .run import kernel_options
 
     if province is not None and clean_code(province, 2) is None:
         raise VilworkError(f"--province {province!r} is not a 2-digit province code (e.g. 50)")
@@ -118,7 +119,7 @@ def run_programme(ws: Workspace, *, province: str | None = None, year: int | Non
     t0 = time.time()
     try:
         pm.execute_notebook(str(programme_notebook()), str(dst), parameters=params, kernel_name=kernel,
-                            progress_bar=False, cwd=str(ws.root), log_output=False)
+                            progress_bar=False, cwd=str(ws.root), log_output=False, **kernel_options(None))
     except pm.PapermillExecutionError as e:
         raise ProgrammeRunError(f"programme notebook, cell {e.exec_count}: {e.ename}: {e.evalue} (see {dst})") from None
     return sorted(f for f in out.iterdir() if f.is_file() and f.stat().st_mtime >= t0 - 1 and f.name.startswith("programme_"))

@@ -169,7 +169,7 @@ def run_village(ws: Workspace, village_code: str, *, year: int | None = None, la
             try:
                 pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel,
                                     progress_bar=False, cwd=str(ws.root), log_output=False,
-                                    engine_name=engine)
+                                    engine_name=engine, **kernel_options(engine))
             except pm.PapermillExecutionError as e:
                 raise StageError(f"village {code}, stage {stage}: cell {e.exec_count}: {e.ename}: {e.evalue}") from None
             except Exception as e:
@@ -188,6 +188,19 @@ def run_village(ws: Workspace, village_code: str, *, year: int | None = None, la
             shutil.rmtree(tmp, ignore_errors=True)
     files = sorted(p for p in final.rglob("*") if p.is_file())
     return RunResult(code, year, final, time.perf_counter() - t0, timings, files)
+
+
+def kernel_options(engine: str | None) -> dict:
+    """For a fresh kernel (papermill's own engine): CurveZMQ-encrypted sockets, so household data
+    never cross loopback TCP in plain text (and ipykernel ≥ 7.3 stops warning on every start), and
+    the kernel's own log kept to critical messages: jupyter_client interrupts every kernel it shuts
+    down, which ipykernel logs as an error. A failing cell still fails the stage, with its message."""
+    if engine not in (None, "nbclient"):
+        return {}
+    from traitlets.config import Config
+
+    return {"config": Config({"KernelManager": {"transport_encryption": "required"}}),
+            "extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]}
 
 
 def current_umask() -> int:
