@@ -166,6 +166,7 @@ def test_district_map_of_a_real_province_with_targets(tmp_path):
         import re
 
         assert re.findall(r"(?:src|href)=\"(https?://[^\"]+)", html) == []
+    assert "CC BY-IGO" in pg.map_sources(p).to_string()  # the boundaries drawn are credited
     svg = pg.svg_map(p, "district")
     assert svg.count("<path") == n_cm and svg.count("<circle") == 3  # 2 district targets + the province target
     prov = pg.map_frame(p, "province")
@@ -189,6 +190,8 @@ def test_areas_missing_from_the_boundary_file_are_drawn_from_village_boundaries(
     assert set(g.index) == {"9901", "9902"} and set(g["source"]) == {"villages"}
     assert g.loc["9901"].geometry.area == pytest.approx(0.02)  # two 0.1° × 0.1° villages dissolved
     assert g.loc["9902", "color"] == "#c0392b"
+    # no HDX file drawn: no HDX credit either
+    assert "CC BY-IGO" not in pg.map_sources(p).to_string()
 
 
 @pytest.mark.slow

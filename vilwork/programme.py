@@ -1139,12 +1139,14 @@ def map_legend(p: Programme) -> str:
 
 def map_sources(p: Programme) -> pd.DataFrame:
     """Which file each map level came from (the HDX file, or the village boundaries), with credit."""
-    rows = []
+    rows, found = [], False
     for level in ("province", "district"):
         f = find_boundary_file(p.ws, level, p.boundaries_dir)
+        found = found or f is not None
         rows.append({label("col_level", p.lang): label(f"level_{level}", p.lang),
                      label("col_file", p.lang): str(f) if f else label("pg_no_boundary_file", p.lang)})
-    rows.append({label("col_level", p.lang): label("pg_credit_label", p.lang), label("col_file", p.lang): label("pg_credit", p.lang)})
+    if found:  # credit the HDX/RTSD boundaries only where a map is drawn from them
+        rows.append({label("col_level", p.lang): label("pg_credit_label", p.lang), label("col_file", p.lang): label("pg_credit", p.lang)})
     return pd.DataFrame(rows)
 
 
