@@ -294,3 +294,13 @@ def test_read_table_from_excel_with_numeric_code_cells(tmp_path):
     t, problems = sel.candidate_table(df, prev(), F9901, 2562)
     assert problems.empty and t["village_code"].tolist() == ["99010101"]
     assert t["score"].tolist() == [30 + 30 + 10 + 10]
+
+
+def test_rules_sheet_reads_as_words_not_python():
+    from vilwork.selection import rules_sheet
+
+    for lang in ("th", "en"):
+        text = rules_sheet(lang).to_string()
+        for raw in ("[", "True", "False", "unconfirmed", "district, province"):
+            assert raw not in text, (lang, raw)
+    assert "2555–2560: อำเภอ, จังหวัด" in rules_sheet("th").to_string()

@@ -702,14 +702,24 @@ def problems_sheet(problems: pd.DataFrame, lang: str = "th") -> pd.DataFrame:
     })
 
 
+def _rule_value(v, lang: str, prefix: str = "source_") -> str:
+    """A rule's value as a reader reads it: yes/no, lists joined, known words (sources, status) in ``lang``."""
+    if isinstance(v, bool):
+        return yes_no([v], lang)[0]
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_rule_value(x, lang, prefix) for x in v)
+    key = f"{prefix}{v}"
+    return label(key, lang) if isinstance(v, str) and key in settings("labels") else str(v)
+
+
 def rules_sheet(lang: str = "th") -> pd.DataFrame:
     """The rules used, as a table: minimum scores, weights, tie-break order (for the record)."""
     r = selection_rules()
-    rows = [(label("rule_previous", lang), f"{r['previous']['first_year']}–{r['previous']['last_year']}: {', '.join(r['previous']['levels'])}")]
-    rows += [(label(f"rule_{k}", lang), str(v)) for k, v in r["eligibility"].items()]
+    rows = [(label("rule_previous", lang), f"{r['previous']['first_year']}–{r['previous']['last_year']}: {', '.join(label(f'level_{x}', lang) for x in r['previous']['levels'])}")]
+    rows += [(label(f"rule_{k}", lang), _rule_value(v, lang)) for k, v in r["eligibility"].items()]
     rows += [(label("rule_weight", lang, key=label(f"key_{k}" if k != "kchch2k" else "key_kchch2k_points", lang)), str(v)) for k, v in r["weights"].items()]
     rows += [(label("rule_tie_break", lang, n=i), f"{label('key_' + t['key'], lang)} ({label('order_' + t['order'], lang)})") for i, t in enumerate(r["tie_break"], 1)]
-    rows.append((label("rule_status", lang), str(r.get("status", ""))))
+    rows.append((label("rule_status", lang), _rule_value(r.get("status", ""), lang, prefix="status_")))
     return pd.DataFrame(rows, columns=[label("col_rule", lang), label("col_value", lang)])
 
 
