@@ -45,3 +45,20 @@ def test_public_team_keeps_roles_not_names(tmp_path):
     internal = dict(km._narrative(prof, "management", "th")[0].df.itertuples(index=False))
     assert "นายสมชาย ใจดี" in internal["คณะทำงาน"]
 
+
+
+def test_profile_entries_are_a_table_with_headers_that_say_what_numbers_are(tmp_path):
+    text = ("groups:\n  - {name: กลุ่มแม่บ้านเกษตรกร, members: 35, activity: แปรรูปผลผลิตการเกษตร}\n"
+            "  - {name: กลุ่มออมทรัพย์, members: 1203}\n"
+            "integrated_projects:\n  - {name: ผักสวนครัว, year: 2561, result: ลดรายจ่าย}\n"
+            "information_needs: [ราคาข้าว, ราคาปุ๋ย]\n")
+    prof = _profile(tmp_path, text)
+    table = km._narrative(prof, "groups", "th")[0]
+    assert isinstance(table, m.Table)
+    assert table.df.columns.tolist() == ["ชื่อ", "สมาชิก (คน)", "กิจกรรมหลัก"]
+    assert table.df["สมาชิก (คน)"].tolist() == [35, 1203]  # numbers stay numbers (formatted 1,203)
+    assert table.df["กิจกรรมหลัก"].tolist() == ["แปรรูปผลผลิตการเกษตร", ""]
+    projects = km._narrative(prof, "integrated_projects", "en")[0].df
+    assert projects.columns.tolist() == ["Name", "Year (BE)", "Result"] and projects["Year (BE)"].tolist() == ["2561"]
+    needs_ = km._narrative(prof, "information_needs", "th")
+    assert [type(b) for b in needs_] == [m.Paragraph] and needs_[0].text == "• ราคาข้าว\n\n• ราคาปุ๋ย"

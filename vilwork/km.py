@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from . import build, disclosure, needs, understand
+from .errors import DefinitionError
 from .i18n import format_baht, format_int, format_pct, t
 from .publish import model as m
 from .village import Village, parent_code
@@ -68,9 +69,35 @@ def _narrative(profile, field: str, lang: str) -> list:
         table = [m.Table(pd.DataFrame(rows, columns=[t("profile_topic", lang), t("profile_detail", lang)]))] if rows else []
         return table + gaps
     if isinstance(val, (list, tuple)):
-        items = [_plain(x) for x in val if _plain(x)]
-        return [m.Paragraph("• " + "\n• ".join(items))] if items else [m.Gap(field, t("gap_hint", lang, field=field))]
+        records = [x for x in val if isinstance(x, dict) and _plain(x)]
+        blocks = [_records_table(records, lang)] if records else []
+        items = [_plain(x) for x in val if not isinstance(x, dict) and _plain(x)]
+        if items:  # one bullet a paragraph
+            blocks.append(m.Paragraph("\n\n".join("• " + x for x in items)))
+        return blocks or [m.Gap(field, t("gap_hint", lang, field=field))]
     return [m.Paragraph(str(val))]
+
+
+def _records_table(records: list[dict], lang: str) -> m.Table:
+    """Entries such as groups (name, members, activity) or products (name, detail, income) as a
+    table whose headers say what each number is; a key without a label keeps its own name."""
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    df = pd.DataFrame(index=range(len(records)))
+    for k in keys:
+        text = [_plain(r.get(k)) for r in records]
+        nums = pd.to_numeric(pd.Series([x.replace(",", "") or None for x in text], dtype=object), errors="coerce")
+        if k != "year" and any(text) and nums[[bool(x) for x in text]].notna().all():
+            df[k] = nums.astype("Int64") if (nums.dropna() % 1 == 0).all() else nums  # 1,203 in the table
+        else:  # text, and a BE year as a label (2561, not 2,561)
+            df[k] = text
+    return m.Table(df.rename(columns={k: _key_label(k, lang) for k in keys}))
+
+
+def _key_label(key: str, lang: str) -> str:
+    try:
+        return t(f"profile_key_{key}", lang)
+    except DefinitionError:
+        return key
 
 
 def _plain(x) -> str:
