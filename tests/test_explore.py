@@ -15,6 +15,7 @@ out by hand below. Villages 1–3 have square polygons; the fourth has none.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
 import re
@@ -103,7 +104,8 @@ def data(ws_root):
 
 
 def sel(**kw) -> E.Selection:
-    base = dict(province="99", district=None, tambon=None, village=V1, key="1", year=YEAR, audience="public", level="village")
+    """A choice; exact numbers (internal) unless a test asks for the public view."""
+    base = dict(province="99", district=None, tambon=None, village=V1, key="1", year=YEAR, audience="internal", level="village")
     base.update(kw)
     return E.Selection(**base)
 
@@ -237,8 +239,7 @@ def test_map_figure_one_filled_scatter_trace_per_band(data):
     hover = next(tr for tr in spec["data"] if tr.get("name") == "hover")
     assert hover["customdata"] == [V1, V2, V3]
     assert "บ้าน&lt;b&gt;หนึ่ง&lt;/b&gt;" in hover["hovertext"][0]  # names escaped
-    assert "&lt;5" in hover["hovertext"][0]  # 3 failing, public
-    assert "70.0%" in hover["hovertext"][0]
+    assert "ไม่ผ่าน 3 จาก 10" in hover["hovertext"][0] and "70.0%" in hover["hovertext"][0]
 
 
 def test_map_figure_without_polygons_says_so(tmp_path):
@@ -283,10 +284,8 @@ def test_comparison_table_escapes_marks_chosen_and_masks(data):
     h = E.comparison_table_html(data, sel(), E.shown_units(r, V1, 15), "th")
     assert "<b>หนึ่ง</b>" not in h and "บ้าน&lt;b&gt;หนึ่ง&lt;/b&gt;" in h
     assert h.count('class="vx-chosen"') == 1
-    assert "&lt;5 / 10" in h  # V1: 3 failing of 10, public
+    assert "3 / 10" in h
     assert "▼ -15.0" in h  # V1 0.70 against its tambon 0.85
-    hi = E.comparison_table_html(data, sel(audience="internal"), E.shown_units(r, V1, 15), "th")
-    assert "3 / 10" in hi
 
 
 def test_detail_tiles_for_every_level(data):
@@ -302,8 +301,7 @@ def test_map_svg_paths_in_band_colours_zoomed_to_the_area(data, ws_root):
     assert h.count('fill="#c0392b"') == 1 and h.count('fill="#e67e22"') == 1 and h.count('fill="#27ae60"') == 1
     assert '<path class="vx-chosen"' in h
     assert "บ้าน&lt;b&gt;หนึ่ง&lt;/b&gt; (99010101)" in h and "<b>" not in h
-    assert "ไม่ผ่าน &lt;5 จาก 10" in h  # public: 3 failing hidden
-    assert "ไม่ผ่าน 3 จาก 10" in E.map_svg(data, sel(audience="internal"), "th")
+    assert "ไม่ผ่าน 3 จาก 10" in h
     # the three unit squares span 2 × 2 degrees: the view box is that area plus a 2 % margin
     vb = [int(x) for x in re.search(r'viewBox="([^"]+)"', h).group(1).split()]
     k = math.cos(math.radians(15.5))
@@ -345,6 +343,99 @@ def test_bars_html_ranked_coloured_chosen_marked(data):
     assert "แสดง 4 จาก 4" in h
 
 
+# ------------------------------------------------------------------------------------------
+# the public view: no rate beside a hidden count, complements among siblings (PDPA)
+
+
+def test_public_rate_beside_a_hidden_count_is_a_bound(data):
+    pub = sel(audience="public")
+    sh = E.shown_values(data, "village", YEAR, "1", "public")
+    # V1 3 of 10 failing: pass rate > (10 − 5)/10; V3 1 of 5: "> 0%" says nothing; V4 2 of 10
+    assert sh.rate_text == [">50.0%", "100.0%", ">0.0%", ">50.0%"]
+    assert sh.failed_text == ["<5", "0", "<5", "<5"] and sh.surveyed_text == ["10", "10", "5", "10"]
+    assert list(np.isnan(sh.rate)) == [True, False, True, True]
+    # the tambon 990101 (3 of 20), district and province (4 of 25) are small cells too
+    assert E.shown_values(data, "tambon", YEAR, "1", "public").rate_text == [">75.0%", ">0.0%", ">50.0%"]
+    assert E.shown_values(data, "province", YEAR, "1", "public").rate_text == [">80.0%"]
+    r = E.ranked_units(data, pub)
+    assert list(r["code"]) == [V2, V1, V3, V4]  # hidden rates last, by code: their place would tell
+    assert list(r["hidden"]) == [False, True, True, True]
+    shown = E.shown_units(r, V1, 15)
+    outputs = {
+        "hover": " ".join(next(tr for tr in E.map_figure(data, pub, "th")["data"] if tr.get("name") == "hover")["hovertext"]),
+        "svg": E.map_svg(data, pub, "th"),
+        "table": E.comparison_table_html(data, pub, shown, "th"),
+        "detail": E.detail_html(data, pub, "th"),
+        "bars": E.bars_html(data, pub, shown, len(r), "th"),
+        "figure": json.dumps(E.bar_figure(data, pub, shown, len(r), "th"), ensure_ascii=False),
+    }
+    for name, h in outputs.items():
+        for exact in ("70.0%", "85.0%", "84.0%", "80.0%", "70%", "85%", "84%"):  # bounds (&gt;80.0%) are fine
+            assert not re.search(r"(?<![0-9.;<>])" + re.escape(exact), h), (name, exact)
+    assert "&gt;50.0%<br>ไม่ผ่าน &lt;5 จาก 10" in outputs["hover"]
+    assert "&lt;5 / 10" in outputs["table"] and "&gt;75.0%" in outputs["table"]
+    assert "ไม่ผ่าน &lt;5 จาก 20" in outputs["detail"]
+    widths = [float(x) for x in re.findall(r'class="vx-bar[^"]*" style="width:([\d.]+)%', outputs["bars"])]
+    assert widths == [100.0, 0.0, 0.0, 0.0]  # no bar for a hidden rate, only its bound
+    assert not re.findall(r'class="vx-ref"', outputs["bars"])  # no line at a hidden parent rate
+    assert "ปิดไว้" in E.legend_html("th", "public") and "ปิดไว้" not in E.legend_html("th")
+
+
+def _sibling_workspace(root: Path) -> Path:
+    proc = root / "data" / "processed"
+    proc.mkdir(parents=True)
+    vil = [("99010101", 40, 3), ("99010102", 40, 10), ("99010103", 40, 20),   # tambon 990101
+           ("99010201", 50, 48), ("99010202", 30, 6),                          # tambon 990102
+           ("99010301", 3, 1), ("99010302", 30, 15)]                           # tambon 990103
+    rows = {"village": [_row("village", c, 1.0, 1, "person", s, s - f) for c, s, f in vil]}
+    tam: dict = {}
+    for c, s, f in vil:
+        a, b = tam.get(c[:6], (0, 0))
+        tam[c[:6]] = (a + s, b + f)
+    rows["tambon"] = [_row("tambon", c, 1.0, 1, "person", s, s - f) for c, (s, f) in tam.items()]
+    total = (sum(s for _, s, _ in vil), sum(f for _, _, f in vil))
+    rows["district"] = [_row("district", "9901", 1.0, 1, "person", total[0], total[0] - total[1])]
+    rows["province"] = [_row("province", "99", 1.0, 1, "person", total[0], total[0] - total[1])]
+    for level, r in rows.items():
+        pd.DataFrame(r).to_parquet(proc / f"indicators_{level}.parquet", index=False)
+    return root
+
+
+def test_public_sibling_villages_cannot_be_worked_back_from_their_tambon(tmp_path):
+    d = E.load_explore_data(_sibling_workspace(tmp_path))
+    sh = E.shown_values(d, "village", YEAR, "1", "public")
+    assert list(d.codes["village"]) == ["99010101", "99010102", "99010103", "99010201", "99010202", "99010301", "99010302"]
+    # 990101: 3 failing is small; the tambon's 33 is shown, so the smallest other count (10) is hidden too
+    # 990102: 48 of 50 failing leaves 2 passing: a bound, and its sibling's 6 hidden as the complement
+    # 990103: 3 surveyed is small; its sibling's 30 surveyed is hidden, and with it its failing and rate
+    assert sh.failed_text == ["<5", "*", "20", ">45", "*", "*", "*"]
+    assert sh.rate_text == [">87.5%", "*", "50.0%", "<10.0%", "*", "*", "*"]
+    assert sh.surveyed_text == ["40", "40", "40", "50", "30", "<5", "*"]
+    assert list(sh.hidden) == [True, True, False, True, True, True, True]
+    # the tambons' own counts are large: shown exactly
+    assert E.shown_values(d, "tambon", YEAR, "1", "public").failed_text == ["33", "54", "16"]
+    exact = E.shown_values(d, "village", YEAR, "1", "internal")
+    assert exact.failed_text == ["3", "10", "20", "48", "6", "1", "15"] and exact.rate_text[0] == "92.5%"
+    # by enumeration: in each tambon, every hidden failing count has at least two values that
+    # agree with the shown tambon total, the shown counts and the bounds
+    k = 4
+    for tambon, members in (("990101", [0, 1, 2]), ("990102", [3, 4]), ("990103", [5, 6])):
+        total = int(d.value("tambon", YEAR, "1", tambon)[1])
+        hidden = [i for i in members if sh.failed_text[i] in ("<5", "*") or sh.failed_text[i].startswith(">")]
+        known = sum(int(sh.failed_text[i]) for i in members if i not in hidden)
+        sols = []
+        for vals in itertools.product(range(0, 61), repeat=len(hidden)):
+            ok = sum(vals) + known == total
+            for i, x in zip(hidden, vals):  # what a reader knows of the unit's surveyed count
+                txt, s_txt = sh.failed_text[i], sh.surveyed_text[i]
+                most = k if s_txt == "<5" else (60 if s_txt == "*" else int(s_txt))
+                ok = ok and x <= most and (txt != "<5" or 1 <= x <= k) and (not txt.startswith(">") or most - k <= x < most)
+            if ok:
+                sols.append(vals)
+        for n, i in enumerate(hidden):
+            assert len({s_[n] for s_ in sols}) >= 2, (tambon, i, sols)
+
+
 def test_check_spec_refuses_other_trace_types():
     from vilwork.errors import DefinitionError
 
@@ -358,7 +449,7 @@ def test_check_spec_refuses_other_trace_types():
 
 @pytest.fixture()
 def app(data):
-    return E.Explorer(data, reports_url=None)
+    return E.Explorer(data, reports_url=None, audience="internal")
 
 
 def test_app_opens_on_the_worst_village_and_the_weakest_indicator(app):
@@ -405,6 +496,7 @@ def test_one_refresh_per_choice(app):
 
 
 def test_run_command_is_vilwork_run_for_the_chosen_village(app, ws_root):
+    app.choose(audience="public")
     cmd = app.run_command(V3)
     assert cmd[1] == "-c" and "vilwork.cli" in cmd[2] and cmd[3] == "run"
     assert cmd[cmd.index("--village") + 1] == V3 and cmd[cmd.index("--root") + 1] == str(ws_root.resolve())

@@ -43,7 +43,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import __version__, charts
+from . import __version__, charts, disclosure
 from .errors import InputError
 from .i18n import check_lang, format_int, format_pct, t
 from .log import get_logger
@@ -102,6 +102,9 @@ _WORDS = {
                "No boundaries at this level (add data/raw/geo/*.geojson or HDX COD-AB files)"),
     "no_values": ("ไม่มีค่าตัวชี้วัดนี้ในพื้นที่ที่เลือก", "No values of this indicator in the chosen area"),
     "no_data_band": ("ไม่มีข้อมูล", "No data"),
+    "no_data_band_public": ("ไม่มีข้อมูล หรือปิดไว้ (ตัวเลขน้อย)", "No data, or hidden (small numbers)"),
+    "hidden_note": ("<5 = 1–4 คน/ครัวเรือน, * = ไม่แสดงเพื่อไม่ให้คำนวณย้อนกลับได้; ค่าที่ปิดไว้เรียงไว้ท้าย",
+                    "<5 = 1–4 people/households, * = hidden so it cannot be worked back; hidden values are listed last"),
     "col_reports": ("รายงาน", "Reports"),
     "col_counts": ("ไม่ผ่าน / สำรวจ", "Failing / surveyed"),
     "col_gap": ("ต่างจาก{level}", "vs {level}"),
@@ -164,12 +167,16 @@ def band_labels(lang: str) -> list[str]:
     return list(b[3] if lang == "en" else b[2])
 
 
-def legend_html(lang: str) -> str:
-    """The one legend of the page: band swatches with their labels from display.yaml."""
-    items = list(zip(_bands()[1], band_labels(lang))) + [(NO_DATA_COLOR, _w("no_data_band", lang))]
+def legend_html(lang: str, audience: str = "internal") -> str:
+    """The one legend of the page: band swatches with their labels from display.yaml (public:
+    the grey also stands for rates hidden because of small numbers, and says what ``<5`` and
+    ``*`` mean)."""
+    grey = _w("no_data_band_public" if audience == "public" else "no_data_band", lang)
+    items = list(zip(_bands()[1], band_labels(lang))) + [(NO_DATA_COLOR, grey)]
     sw = "".join(
         f'<span class="vx-sw"><i style="background:{c}"></i>{html.escape(lbl)}</span>' for c, lbl in items)
-    return f'<div class="vx-legend"><b>{html.escape(_w("legend", lang))}</b> {sw}</div>'
+    note = f' <span class="vx-note">{html.escape(_w("hidden_note", lang))}</span>' if audience == "public" else ""
+    return f'<div class="vx-legend"><b>{html.escape(_w("legend", lang))}</b> {sw}{note}</div>'
 
 
 # =============================================================================================
@@ -301,6 +308,7 @@ class ExploreData:
     keys: dict  # year -> list of keys present
     valued: set = field(default_factory=set)  # village codes with indicator values
     load_seconds: float = 0.0
+    shown_cache: dict = field(default_factory=dict, repr=False)  # (level, year, key, audience) -> Shown
 
     def index(self, level: str) -> dict:
         return self._idx[level]
@@ -644,36 +652,158 @@ def mask_count(x: float, audience: str) -> str:
     return format_int(n)
 
 
+@dataclass
+class Shown:
+    """One (level, year, key) as an audience may see it, aligned with the level's codes.
+
+    ``rate`` is what colours, bar lengths and ranking use: NaN where the public may not see the
+    exact rate. ``rate_text``, ``failed_text`` and ``surveyed_text`` are the cells as written
+    (``<5``, ``>45``, ``>87.5%``, ``*``); ``hidden`` marks units whose rate is not shown exactly.
+    """
+
+    rate: np.ndarray
+    rate_text: list
+    failed_text: list
+    surveyed_text: list
+    hidden: np.ndarray
+
+
+def shown_values(data: ExploreData, level: str, year: int, key: str, audience: str) -> Shown | None:
+    """What the explorer shows of every unit of ``level`` (None when the indicator has no values).
+
+    ``internal``: exact. ``public`` (PDPA, as in the reports; threshold ``small_cell_threshold``):
+
+    * a failing count of 1..k, or a passing count of 1..k (surveyed − failing), is shown as a
+      bound (``<5``, ``>45``) and the pass rate beside it as the matching bound (``>87.5%``);
+      a surveyed count of 1..k is ``<5`` and its failing count and rate ``*``;
+    * the units of one parent (the villages of a tambon…) add up to the parent's counts, which
+      are shown too: where only one of them would be hidden, the smallest other non-zero count
+      is hidden as well (``*``, its rate too), so no hidden count is the parent's minus the rest.
+
+    A hidden rate is NaN in ``rate``: drawn in the no-data colour and ranked after the others.
+    """
+    f = data.frame(level, year, key)
+    if f is None:
+        return None
+    cache_key = (level, int(year), str(key), audience)
+    if cache_key in data.shown_cache:
+        return data.shown_cache[cache_key]
+    n = len(f.rate)
+    if audience != "public":
+        out = Shown(f.rate, [format_pct(r) for r in f.rate], [mask_count(x, audience) for x in f.failed],
+                    [mask_count(x, audience) for x in f.surveyed], np.zeros(n, dtype=bool))
+        data.shown_cache[cache_key] = out
+        return out
+    k = disclosure.small_cell_threshold()
+    sv, fv = f.surveyed.tolist(), f.failed.tolist()
+    state = [disclosure.share_state(a, b, k) for a, b in zip(sv, fv)]
+    small_s = [disclosure.is_small(a, k) for a in sv]
+    hide_f = [st != disclosure.SHOW for st in state]  # the failing count is a bound or hidden
+    comp_s, comp_f = [False] * n, [False] * n
+    lines = []
+    if level != "province":  # units of one parent add up to its (shown) counts
+        width = WIDTH[LEVELS[LEVELS.index(level) + 1]]
+        groups: dict = {}
+        for i, c in enumerate(data.codes[level]):
+            if not math.isnan(sv[i]):
+                groups.setdefault(c[:width], []).append(i)
+        lines = [g for g in groups.values() if len(g) > 1]
+    changed = True
+    while changed:
+        changed = False
+        for g in lines:
+            for vals, hid, comp in ((sv, small_s, comp_s), (fv, hide_f, comp_f)):
+                already = [hid[i] or comp[i] for i in g]
+                new = disclosure.suppress_line([vals[i] for i in g], k, already=already)
+                for i, flag, was in zip(g, new, already):
+                    if flag and not was:
+                        comp[i], changed = True, True
+            for i in g:  # a hidden surveyed count hides the failing count (rate × surveyed would give it)
+                if comp_s[i] and not (hide_f[i] or comp_f[i]):
+                    comp_f[i], changed = True, True
+    rate = f.rate.copy()
+    rate_text, failed_text, surveyed_text, hidden = [], [], [], np.zeros(n, dtype=bool)
+    for i in range(n):
+        s_, x_, st = sv[i], fv[i], state[i]
+        if math.isnan(s_):  # no counts (a group's mean of rates): the rate names nobody
+            rate_text.append(format_pct(rate[i]))
+            failed_text.append("–")
+            surveyed_text.append("–")
+            continue
+        surveyed_text.append(disclosure.small_label(k) if small_s[i] else disclosure.COMPLEMENT if comp_s[i]
+                             else format_int(s_))
+        if small_s[i] or comp_s[i]:
+            failed_text.append(disclosure.COMPLEMENT)
+            rate_text.append(disclosure.COMPLEMENT)
+        elif st in (disclosure.LOW, disclosure.HIGH):
+            failed_text.append(disclosure.count_text(s_, x_, k, format_int))
+            rate_text.append(disclosure.share_text(s_, x_, k, format_pct, complement=True))
+        elif comp_f[i]:
+            failed_text.append(disclosure.COMPLEMENT)
+            rate_text.append(disclosure.COMPLEMENT)
+        else:
+            failed_text.append(format_int(x_))
+            rate_text.append(format_pct(rate[i]))
+            continue
+        hidden[i] = True
+        rate[i] = np.nan
+    out = Shown(rate, rate_text, failed_text, surveyed_text, hidden)
+    data.shown_cache[cache_key] = out
+    return out
+
+
+def _shown_at(data: ExploreData, sel: Selection, level: str, code: str) -> tuple[float, str, str, str]:
+    """(rate or NaN, rate text, failing text, surveyed text) of one unit for the selection's audience."""
+    sh = shown_values(data, level, sel.year, sel.key, sel.audience)
+    i = data.index(level).get(code)
+    if sh is None or i is None:
+        return math.nan, "–", "–", "–"
+    return float(sh.rate[i]), sh.rate_text[i], sh.failed_text[i], sh.surveyed_text[i]
+
+
 def ranked_units(data: ExploreData, sel: Selection) -> pd.DataFrame:
     """The units drawn at the map level in the chosen area, lowest pass rate first.
 
-    Columns ``code, name, rate, failed, surveyed, band`` and the pass rate of each parent level
-    (``tambon``, ``district``, ``province``: the unit's own parents). Units without a value are
-    left out.
+    Columns ``code, name, rate, failed, surveyed, band``, the pass rate of each parent level
+    (``tambon``, ``district``, ``province``: the unit's own parents), and the cells as the
+    audience sees them: ``rate_text, failed_text, surveyed_text`` and ``hidden``. Units without
+    a value are left out. For the public, a unit whose rate is hidden (a small count,
+    :func:`shown_values`) has ``rate`` NaN and is listed after the others, by code: its place in
+    the ranking would tell its rate. ``failed`` and ``surveyed`` are exact (for code, not for
+    display).
     """
     level = sel.level
     codes = data.children(level, scope_prefix(sel))
     f = data.frame(level, sel.year, sel.key)
+    cols = ["code", "name", "rate", "failed", "surveyed", "band", "rate_text", "failed_text", "surveyed_text", "hidden"]
     if f is None or not codes:
-        return pd.DataFrame(columns=["code", "name", "rate", "failed", "surveyed", "band"])
+        return pd.DataFrame(columns=cols)
+    sh = shown_values(data, level, sel.year, sel.key, sel.audience)
     idx = data.index(level)
     pos = np.fromiter((idx[c] for c in codes), int, len(codes))
-    rate = f.rate[pos]
-    keep = ~np.isnan(rate)
-    out = pd.DataFrame({"code": np.asarray(codes, dtype=object)[keep], "rate": rate[keep],
-                        "failed": f.failed[pos][keep], "surveyed": f.surveyed[pos][keep]})
+    keep = ~np.isnan(f.rate[pos])
+    pos = pos[keep]
+    out = pd.DataFrame({"code": np.asarray(codes, dtype=object)[keep], "rate": sh.rate[pos],
+                        "failed": f.failed[pos], "surveyed": f.surveyed[pos]})
     out["name"] = [data.name(c) for c in out["code"]]
     out["band"] = band_index(out["rate"].to_numpy())
+    out["rate_text"] = [sh.rate_text[i] for i in pos]
+    out["failed_text"] = [sh.failed_text[i] for i in pos]
+    out["surveyed_text"] = [sh.surveyed_text[i] for i in pos]
+    out["hidden"] = sh.hidden[pos]
     for parent in LEVELS[LEVELS.index(level) + 1:]:
-        pf = data.frame(parent, sel.year, sel.key)
+        ps = shown_values(data, parent, sel.year, sel.key, sel.audience)
         pidx = data.index(parent)
-        if pf is None:
-            out[parent] = np.nan
+        if ps is None:
+            out[parent], out[f"{parent}_text"] = np.nan, "–"
             continue
         ppos = np.array([pidx.get(c[: WIDTH[parent]], -1) for c in out["code"]], dtype=int)
-        out[parent] = np.where(ppos >= 0, pf.rate[np.maximum(ppos, 0)], np.nan)
-    out = out.sort_values(["rate", "failed", "code"], ascending=[True, False, True], kind="mergesort")
-    return out.reset_index(drop=True)
+        out[parent] = np.where(ppos >= 0, ps.rate[np.maximum(ppos, 0)], np.nan)
+        out[f"{parent}_text"] = [ps.rate_text[i] if i >= 0 else "–" for i in ppos]
+    # hidden rates last (by code); "failed" orders only exact rates, so it tells nothing more
+    out["_failed"] = np.where(out["hidden"], 0.0, out["failed"].fillna(0.0))
+    out = out.sort_values(["hidden", "rate", "_failed", "code"], ascending=[True, True, False, True], kind="mergesort")
+    return out.drop(columns="_failed").reset_index(drop=True)
 
 
 def shown_units(ranked: pd.DataFrame, chosen: str | None, top: int) -> pd.DataFrame:
@@ -750,6 +880,21 @@ def check_spec(spec: dict) -> dict:
     return spec
 
 
+def _unit_text(sh: Shown | None, i: int, lang: str, sep: str = "<br>") -> str:
+    """A unit's value and counts as the audience sees them, HTML-escaped: ``&gt;50.0%`` then
+    ``ไม่ผ่าน &lt;5 จาก 10``, joined by ``sep``."""
+    if sh is None:
+        return "–"
+    parts = [sh.rate_text[i]]
+    if sh.surveyed_text[i] != "–":
+        parts.append(_w("failing_of", lang, failed=sh.failed_text[i], surveyed=sh.surveyed_text[i]))
+    return sep.join(html.escape(p) for p in parts)
+
+
+def _no_data_label(sel: Selection, lang: str) -> str:
+    return _w("no_data_band_public" if sel.audience == "public" else "no_data_band", lang)
+
+
 def map_figure(data: ExploreData, sel: Selection, lang: str) -> dict:
     """The choropleth as a plotly figure spec of ``scatter`` traces: one filled trace per colour
     band and one grey for no data (polygons apart by gaps), an outline of the chosen unit, and
@@ -761,8 +906,8 @@ def map_figure(data: ExploreData, sel: Selection, lang: str) -> dict:
     idx = data.index(level)
     pos = np.fromiter((idx[c] for c in codes), int, len(codes)) if codes else np.empty(0, int)
     pos = pos[sh.has[pos]] if len(pos) else pos
-    f = data.frame(level, sel.year, sel.key)
-    rate = f.rate[pos] if f is not None else np.full(len(pos), np.nan)
+    vals = shown_values(data, level, sel.year, sel.key, sel.audience)
+    rate = vals.rate[pos] if vals is not None else np.full(len(pos), np.nan)
     bands = band_index(rate)
     ind = key_label(sel.key, sel.year, lang)
     spec = _spec("map")
@@ -776,7 +921,7 @@ def map_figure(data: ExploreData, sel: Selection, lang: str) -> dict:
     for b in [*range(len(colors)), -1]:
         part = pos[bands == b]
         color = colors[b] if b >= 0 else NO_DATA_COLOR
-        name = names[b] if b >= 0 else _w("no_data_band", lang)
+        name = names[b] if b >= 0 else _no_data_label(sel, lang)
         x = np.concatenate([sh.xs[i] for i in part]) if len(part) else np.empty(0, np.float32)
         y = np.concatenate([sh.ys[i] for i in part]) if len(part) else np.empty(0, np.float32)
         # a band with no area still gets its (empty) trace: the legend always shows every band
@@ -790,15 +935,9 @@ def map_figure(data: ExploreData, sel: Selection, lang: str) -> dict:
                        "line": {"color": "#111111", "width": 3}, "hoverinfo": "skip", "showlegend": False,
                        "name": _w("chosen", lang)})
     fcodes = data.codes[level][pos]
-    failed = f.failed[pos] if f is not None else np.full(len(pos), np.nan)
-    surveyed = f.surveyed[pos] if f is not None else np.full(len(pos), np.nan)
     ind_e = html.escape(ind)
-    hover = [
-        f"<b>{html.escape(data.name(c))}</b> ({c})<br>{ind_e}: {format_pct(r)}"
-        + (f"<br>{html.escape(_w('failing_of', lang, failed=mask_count(fa, sel.audience), surveyed=mask_count(su, sel.audience)))}"
-           if not math.isnan(su) else "")
-        for c, r, fa, su in zip(fcodes, rate, failed, surveyed)
-    ]
+    hover = [f"<b>{html.escape(data.name(c))}</b> ({c})<br>{ind_e}: {_unit_text(vals, i, lang)}"
+             for c, i in zip(fcodes, pos)]
     traces.append({"type": "scatter", "mode": "markers", "x": _array(sh.cx[pos], "f8"), "y": _array(sh.cy[pos], "f8"),
                    "marker": {"size": 12, "color": "rgba(0,0,0,0)"}, "hovertext": hover, "hoverinfo": "text",
                    "showlegend": False, "customdata": list(fcodes), "name": "hover"})
@@ -837,11 +976,9 @@ def map_svg(data: ExploreData, sel: Selection, lang: str, reports_url: str | Non
     title = html.escape(_w("map_title", lang, ind=ind, year=sel.year))
     if not len(pos):
         return f'<div class="vx-map"><div class="vx-maptitle">{title}</div><p class="vx-note">{html.escape(_w("no_geo", lang))}</p></div>'
-    f = data.frame(level, sel.year, sel.key)
+    vals = shown_values(data, level, sel.year, sel.key, sel.audience)
     n = len(pos)
-    rate = f.rate[pos] if f is not None else np.full(n, np.nan)
-    failed = f.failed[pos] if f is not None else np.full(n, np.nan)
-    surveyed = f.surveyed[pos] if f is not None else np.full(n, np.nan)
+    rate = vals.rate[pos] if vals is not None else np.full(n, np.nan)
     colors = band_colors(rate)
     box = sh.boxes[pos]
     x0, y0 = box[:, 0].min(), box[:, 1].min()
@@ -852,10 +989,8 @@ def map_svg(data: ExploreData, sel: Selection, lang: str, reports_url: str | Non
     link = bool(reports_url) and level == "village"
     paths = sh.coarse if max(w, h) > COARSE_VIEW * sh.extent else sh.paths
     out = []
-    for i, c, r, fa, su, color in zip(pos, data.codes[level][pos], rate, failed, surveyed, colors):
-        tip = f"{html.escape(data.name(c))} ({c})\n{ind_e}: {format_pct(r)}"
-        if not math.isnan(su):
-            tip += "\n" + html.escape(_w("failing_of", lang, failed=mask_count(fa, sel.audience), surveyed=mask_count(su, sel.audience)))
+    for i, c, color in zip(pos, data.codes[level][pos], colors):
+        tip = f"{html.escape(data.name(c))} ({c})\n{ind_e}: {_unit_text(vals, i, lang, sep=chr(10))}"
         path = f'<path d="{paths[i]}" fill="{color}" data-code="{c}"><title>{tip}</title></path>'
         if link and (data.ws.reports / c / "km.html").is_file():
             path = f'<a href="{html.escape(reports_url.rstrip("/"))}/{c}/km.html" target="_blank">{path}</a>'
@@ -888,20 +1023,20 @@ def bars_html(data: ExploreData, sel: Selection, shown: pd.DataFrame, total: int
         return f'<div class="vx-bars">{head}<p class="vx-note">{html.escape(_w("no_values", lang))}</p></div>'
     link = bool(reports_url) and level == "village"
     rows = []
-    for code, name, rate, chosen in zip(shown["code"], shown["name"], shown["rate"], shown["chosen"]):
+    for code, name, rate, text, chosen in zip(shown["code"], shown["name"], shown["rate"], _rate_texts(shown), shown["chosen"]):
         label = html.escape(f"{name} ({code})")
         if chosen:
             label = f"▶ {label}"
         if link and (data.ws.reports / code / "km.html").is_file():
             label = f'<a href="{html.escape(reports_url.rstrip("/"))}/{code}/km.html" target="_blank">{label}</a>'
-        w = 100 * min(max(float(rate), 0.0), 1.0)
+        w = 0.0 if math.isnan(rate) else 100 * min(max(float(rate), 0.0), 1.0)  # a hidden rate: no bar, its bound
         rows.append(f'<div class="vx-bl{" vx-bc" if chosen else ""}" data-code="{code}">{label}</div>'
                     f'<div class="vx-btr"><div class="vx-bar{" vx-bc" if chosen else ""}" style="width:{w:.2f}%;background:{band_colors([rate])[0]}"></div>'
-                    f'<span class="vx-bv" style="left:{w:.2f}%">{format_pct(rate)}</span></div>')
+                    f'<span class="vx-bv" style="left:{w:.2f}%">{html.escape(text)}</span></div>')
     refs, keys = [], []
     chosen = sel.unit()
     for parent in LEVELS[LEVELS.index(level) + 1:] if chosen else ():
-        r, _, _ = data.value(parent, sel.year, sel.key, chosen[: WIDTH[parent]])
+        r = _shown_at(data, sel, parent, chosen[: WIDTH[parent]])[0]
         if math.isnan(r):
             continue
         text = f"{t(f'level_{parent}', lang)} {format_pct(r, 0)}"
@@ -916,6 +1051,11 @@ def bars_html(data: ExploreData, sel: Selection, shown: pd.DataFrame, total: int
 
 
 _CSS_DASH = {"tambon": "dotted", "district": "dashed", "province": "solid"}
+
+
+def _rate_texts(shown: pd.DataFrame) -> list:
+    """The rate of each ranked unit as written (a frame from before ``rate_text``: exact)."""
+    return list(shown["rate_text"]) if "rate_text" in shown else [format_pct(r) for r in shown["rate"]]
 
 
 def bar_figure(data: ExploreData, sel: Selection, shown: pd.DataFrame, total: int, lang: str,
@@ -944,7 +1084,7 @@ def bar_figure(data: ExploreData, sel: Selection, shown: pd.DataFrame, total: in
     n = len(shown)
     rates = shown["rate"].to_numpy(dtype=float)
     bar = dict(spec["data"][0])
-    bar.update(y=labels[::-1], x=_array(rates[::-1], "f8"), text=[format_pct(x, 1) for x in rates][::-1],
+    bar.update(y=labels[::-1], x=_array(rates[::-1], "f8"), text=_rate_texts(shown)[::-1],
                textposition="outside", cliponaxis=False, customdata=list(shown["code"])[::-1],
                marker={"color": band_colors(rates)[::-1], "line": {"color": "#111111",
                                                                    "width": [3 if c else 0 for c in shown["chosen"]][::-1]}})
@@ -955,7 +1095,7 @@ def bar_figure(data: ExploreData, sel: Selection, shown: pd.DataFrame, total: in
     chosen = sel.unit()
     shapes, notes = [], []
     for k, parent in enumerate(LEVELS[LEVELS.index(level) + 1:] if chosen else ()):
-        r, _, _ = data.value(parent, sel.year, sel.key, chosen[: WIDTH[parent]])
+        r = _shown_at(data, sel, parent, chosen[: WIDTH[parent]])[0]
         if math.isnan(r):
             continue
         # one dash style per level; labels stacked above the plot so close values stay readable
@@ -976,11 +1116,12 @@ def bar_figure(data: ExploreData, sel: Selection, shown: pd.DataFrame, total: in
 # =============================================================================================
 
 
-def _cell(rate: float) -> str:
+def _cell(rate: float, text: str | None = None) -> str:
+    """A rate cell in its band colour; a hidden rate (NaN) shows its text (``>50.0%``, ``*``) uncoloured."""
     if rate is None or (isinstance(rate, float) and math.isnan(rate)):
-        return '<td class="vx-num vx-nd">–</td>'
+        return f'<td class="vx-num vx-nd">{html.escape(text or "–")}</td>'
     c = band_colors([rate])[0]
-    return f'<td class="vx-num" style="background:{c};color:#fff">{format_pct(rate)}</td>'
+    return f'<td class="vx-num" style="background:{c};color:#fff">{html.escape(text or format_pct(rate))}</td>'
 
 
 def _gap(a: float, b: float) -> str:
@@ -1010,10 +1151,16 @@ def comparison_table_html(data: ExploreData, sel: Selection, shown: pd.DataFrame
         cls = ' class="vx-chosen"' if r.chosen else ""
         cells = [f'<td class="vx-num">{r.rank}</td>',
                  f'<td>{"▶ " if r.chosen else ""}{html.escape(str(r.name))} <span class="vx-code">({html.escape(r.code)})</span></td>',
-                 _cell(r.rate), *[_cell(getattr(r, p)) for p in parents]]
+                 _cell(r.rate, getattr(r, "rate_text", None)),
+                 *[_cell(getattr(r, p), getattr(r, f"{p}_text", None)) for p in parents]]
         if parents:
             cells.append(_gap(r.rate, getattr(r, parents[0])))
-        counts = f"{mask_count(r.failed, sel.audience)} / {mask_count(r.surveyed, sel.audience)}" if not math.isnan(r.surveyed) else "–"
+        if math.isnan(r.surveyed):
+            counts = "–"
+        elif hasattr(r, "failed_text"):
+            counts = f"{r.failed_text} / {r.surveyed_text}"
+        else:
+            counts = f"{mask_count(r.failed, sel.audience)} / {mask_count(r.surveyed, sel.audience)}"
         cells.append(f'<td class="vx-num">{html.escape(counts)}</td>')
         if level == "village":
             links = report_links(data.ws, r.code, reports_url)
@@ -1048,12 +1195,12 @@ def detail_html(data: ExploreData, sel: Selection, lang: str, reports_url: str |
     tiles = []
     for lv in LEVELS:
         c = code[: WIDTH[lv]]
-        r, fa, su = data.value(lv, sel.year, sel.key, c)
+        r, rate_text, failed_text, surveyed_text = _shown_at(data, sel, lv, c)
         color = band_colors([r])[0]
-        counts = _w("failing_of", lang, failed=mask_count(fa, sel.audience), surveyed=mask_count(su, sel.audience)) if not math.isnan(su) else ""
+        counts = _w("failing_of", lang, failed=failed_text, surveyed=surveyed_text) if surveyed_text != "–" else ""
         tiles.append(
             f'<div class="vx-tile" style="border-top:8px solid {color}"><div class="vx-tl">{html.escape(t(f"level_{lv}", lang))}'
-            f' {html.escape(data.name(c))}</div><div class="vx-tv" style="color:{color}">{format_pct(r)}</div>'
+            f' {html.escape(data.name(c))}</div><div class="vx-tv" style="color:{color}">{html.escape(rate_text)}</div>'
             f'<div class="vx-tc">{html.escape(counts)}</div></div>')
     links = report_links(data.ws, code, reports_url)
     if links:
@@ -1189,7 +1336,7 @@ class Explorer:
         self.w_run = W.Button(description=_w("run_button", L), icon="play", layout=W.Layout(width="auto"))
         self.w_run_status = W.HTML()
         self.w_foot = W.HTML()
-        self.w_legend = W.HTML(legend_html(L))
+        self.w_legend = W.HTML(legend_html(L, audience))
         self._fill_cascade(village=village)
         self._fill_groups(self._initial_key(indicator))
         if not village:  # open on the village that fares worst on the opening indicator
@@ -1259,11 +1406,11 @@ class Explorer:
     def _worst_village(self, codes: list[str]) -> str:
         """The village that fares worst on the chosen indicator: the natural first look."""
         key = getattr(self, "w_indicator", None) and self.w_indicator.value
-        f = self.data.frame("village", self.w_year.value, key) if key else None
+        f = shown_values(self.data, "village", self.w_year.value, key, self.w_audience.value) if key else None
         if f is None:
             return codes[0]
         idx = self.data.index("village")
-        rates = np.array([f.rate[idx[c]] for c in codes])
+        rates = np.array([f.rate[idx[c]] for c in codes])  # public: hidden rates do not pick the village
         return codes[int(np.nanargmin(rates))] if np.isfinite(rates).any() else codes[0]
 
     def _initial_key(self, indicator) -> str:
@@ -1275,7 +1422,9 @@ class Explorer:
         for k in keys:
             if k.startswith("g"):
                 continue
-            r, _, _ = self.data.value("province", self.w_year.value, k, self.w_province.value)
+            sh = shown_values(self.data, "province", self.w_year.value, k, self.w_audience.value)
+            i = self.data.index("province").get(self.w_province.value)
+            r = float(sh.rate[i]) if sh is not None and i is not None else math.nan  # public: hidden rates are NaN
             if not math.isnan(r) and r < worst:
                 best, worst = k, r
         return best or (keys[0] if keys else "g1")
@@ -1394,6 +1543,7 @@ class Explorer:
         self.w_bars.value = bars_html(self.data, sel, shown, len(ranked), L, self.reports_url)
         self.w_table.value = comparison_table_html(self.data, sel, shown, L, self.reports_url)
         self.w_detail.value = detail_html(self.data, sel, L, self.reports_url)
+        self.w_legend.value = legend_html(L, sel.audience)
         self.w_run.disabled = not sel.village
         self.last_update_ms = 1000 * (time.perf_counter() - t0)
         self.updates += 1
