@@ -13,7 +13,8 @@ the file. Nothing here ever writes.
 
 Files come from outside and may be hostile: a password-protected or damaged workbook, a zip that
 unpacks to gigabytes, XML entity definitions, a million formatted blank rows. The limits below
-keep memory and time bounded; what they refuse is listed in ``docs/ingest.md`` ("Hostile files").
+keep memory and time bounded; what they refuse is listed in ``docs/ingest.md`` and
+``docs/security.md`` ("Hostile files").
 """
 from __future__ import annotations
 
