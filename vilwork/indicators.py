@@ -1,16 +1,18 @@
 """The indicator engine: จปฐ. indicators per village, tambon, district and province with DuckDB.
 
 The rules are compiled from the registry (``indicators.csv``, ``targets.yaml``,
-``thresholds.csv``) into SQL; nothing here knows what indicator 12 or 22 is. Per survey year, one
-pass over the records, whatever the number of indicators:
+``thresholds.csv``) into SQL; nothing here knows what indicator 12 or 22 is. Per survey year, two
+queries, whatever the number of indicators:
 
-1. per village, one conditional sum per person indicator gives the official person counts;
-2. every person gets a status word (one ``CASE`` per person indicator sets an "applies" bit and a
-   "fails" bit); one ``GROUP BY`` household key ORs them (the member convention: a household
-   fails a person indicator when any target person fails), joined once to the households, whose
-   own indicators add their bits;
-3. per village, conditional sums give household counts, member counts and group rows (and, for
-   :func:`compute_all`, the TPMAP poverty counts from the same households table).
+1. over the persons, per village, one conditional sum per person indicator gives the official
+   person counts;
+2. over persons and households: every person gets a status word (one ``CASE`` per person
+   indicator sets an "applies" bit and a "fails" bit); one ``GROUP BY`` household key ORs them
+   (the member convention: a household fails a person indicator when any target person fails),
+   joined once to the households, whose own indicators add their bits; the joined rows go
+   straight into per-village sums of household counts, member counts and group rows (and, for
+   :func:`compute_all`, the TPMAP poverty counts), each read from the status word by a shift
+   and a mask.
 
 Villages that only have platform aggregates (``aggregates/``) get member rows from ``all``/``cnt``.
 Tambon, district and province rows are sums of the village rows (numpy, in output order).
@@ -365,6 +367,8 @@ def _join_key(pcols: set[str], hcols: set[str], year: int) -> str:
 # one survey year: village counts (DuckDB) → dense village × row-template matrices (numpy)
 # ============================================================================================
 _PACK = 2**26  # two counts share one DOUBLE sum: low + high * 2**26, exact while each stays below 2**26
+_BITPAIR = 1 | (1 << _FAIL_SHIFT)  # a status word shifted right by k, masked: applies + fails * 2**31
+_BITPAIR_LIMIT = 2**22  # ... summed as DOUBLE, exact while a village's total stays below 2**22
 
 
 def _pair(outer: str, inner: str, weight: str = "1.0") -> str:
@@ -372,10 +376,31 @@ def _pair(outer: str, inner: str, weight: str = "1.0") -> str:
     return f"sum(CASE WHEN {outer} THEN (CASE WHEN {inner} THEN {weight} * {_PACK + 1}.0 ELSE {weight} END) ELSE 0.0 END)"
 
 
-def _unpack(total: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    t = np.rint(total.to_numpy(dtype="float64")).astype(np.int64)
+def _bitpair(plan: CompiledRules, i: int, weight: str | None = None) -> str:
+    """SQL: the packed pair (rows where indicator ``i`` applies, where it fails) of a status word,
+    as one DOUBLE sum: ``(c >> k) & (1 | 1 << 31)`` is applies + fails * 2**31, no ``CASE``."""
+    w, k = plan.bits[i]
+    e = f"CAST((c{w} >> {k}) & {_BITPAIR} AS DOUBLE)"
+    return f"sum({e} * {weight})" if weight else f"sum({e})"
+
+
+def _anypair(applies: str, fails: str, weight: str | None = None) -> str:
+    """SQL: the packed pair (rows where ``applies``, where ``fails``; booleans) as one DOUBLE sum."""
+    e = f"(CAST({applies} AS DOUBLE) + CAST({fails} AS DOUBLE) * {1 << _FAIL_SHIFT}.0)"
+    return f"sum({e} * {weight})" if weight else f"sum({e})"
+
+
+def _unpack(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) counts of a :func:`_pair` sum."""
+    t = np.rint(np.asarray(total, dtype="float64")).astype(np.int64)
     high = t // _PACK
     return t - high * _PACK, high
+
+
+def _unpack_bits(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(applies, fails) counts of a :func:`_bitpair` / :func:`_anypair` sum."""
+    t = np.rint(np.asarray(total, dtype="float64")).astype(np.int64)
+    return t & ((1 << _FAIL_SHIFT) - 1), t >> _FAIL_SHIFT
 
 
 @dataclass
@@ -386,117 +411,143 @@ class _Records:
 
 
 def _records_pass(con: duckdb.DuckDBPyConnection, ws: Workspace, year: int, *, indicators: bool = True, dims=None) -> _Records | None:
-    """One pass over ``year``'s records (None without records).
+    """Village counts of ``year``'s records in two queries (None without records).
 
     1. per village, one pass over the persons: official person counts (``s_<i>``/``p_<i>``);
-    2. ``hh`` (a temporary table): the persons' status words ORed per household (``GROUP BY`` the
-       household key), joined once to the households; from it, per village, household and member
-       counts and group rows (``s_<i>``/``p_<i>`` for household indicators, ``ms_<i>``/``mf_<i>``
-       members of households the indicator applies to / fails, ``gs``/``gp``/``gms``/``gmp_<g>``);
-    3. with ``dims`` (poverty dimensions), the TPMAP counts per village from the same ``hh``.
+    2. one query over the households: the persons' status words ORed per household
+       (``GROUP BY`` the household key), joined once to the households, and summed per village
+       straight from the join: household and member counts and group rows (``s_<i>``/``p_<i>``
+       for household indicators, ``ms_<i>``/``mf_<i>`` members of households the indicator
+       applies to / fails, ``gs``/``gp``/``gms``/``gmp_<g>``) and, with ``dims`` (poverty
+       dimensions), the TPMAP counts.
 
-    Two counts share one DOUBLE sum (:data:`_PACK`): the conditional sums, not the scans, are
-    the cost of a grouped DuckDB aggregate. Every village's row and member totals are checked to
-    be below 2**26, so the packing is exact.
+    Two counts share one DOUBLE sum: the conditional sums, not the scans, are the cost of a
+    grouped DuckDB aggregate. The persons' pairs are :func:`_pair` (exact below 2**26 a
+    village); the households' are :func:`_bitpair`, read from the status word without a
+    ``CASE`` (exact below 2**22 households and members a village; both are checked).
     """
     found = records_plan(con, ws, year)
     if found is None:
         return None
     plan, pfiles, hfiles, pcols, hcols = found
     out = _Records(plan, None, None)
-    try:
-        if indicators:
-            out.wide = _indicator_counts(con, plan, year, pfiles, pcols, hfiles, hcols)
-        if dims is not None and hfiles:
-            out.poverty = _poverty_counts(con, plan, year, pfiles, pcols, hfiles, hcols, dims)
-    finally:
-        con.execute("DROP TABLE IF EXISTS hh")
+    if indicators:
+        pv = _person_counts(con, plan, year, pfiles)
+    if dims is not None:
+        _check_dimensions(plan, year, dims)
+    hv = _household_counts(con, plan, year, pfiles, pcols, hfiles, hcols, indicators=indicators, dims=dims) if hfiles else None
+    if indicators:
+        out.wide = _wide(pv, hv[0] if hv else {})
+    if dims is not None and hv is not None:
+        out.poverty = hv[1]
     return out
 
 
-def _households_table(con: duckdb.DuckDBPyConnection, plan: CompiledRules, pfiles: list[str], pcols: set[str], hfiles: list[str], hcols: set[str]) -> None:
-    """Create (once per pass) the temporary table ``hh``: one row per household with
-    ``village_code``, ``m``, status words ``c<w>``, ``n_persons``, ``n_welfare``."""
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hh' AND temporary").fetchone()[0]:
-        return
-    # materialised on purpose: a view would let DuckDB inline the status words into every sum
-    con.execute(
-        f"CREATE TEMP TABLE hh AS WITH hp AS ({house_masks_sql(plan, pfiles, pcols)}) "
-        f"{households_joined_sql(plan, hfiles, hcols, hp_columns=['n_persons', 'n_welfare'])}"
-    )
+def _person_counts(con, plan: CompiledRules, year: int, pfiles: list[str]) -> dict[str, np.ndarray]:
+    """Official person counts by the person's village: one pass over the persons.
+
+    (A second scan of the persons, beside the one grouped by household: materialising their
+    status for both uses, or grouping both ways at once, costs more.)
+    """
+    if not (pfiles and plan.person):
+        return {}
+    cols = ", ".join(f"{_pair(plan.applies[i], plan.ok[i])} AS sp_{i}" for i in plan.person)
+    pv = con.execute(f"SELECT village_code, count(*) AS n, {cols} FROM {_source(pfiles)} WHERE village_code IS NOT NULL GROUP BY village_code").fetchnumpy()
+    if len(pv["n"]) and pv["n"].max() >= _PACK:
+        raise InputError(f"survey year {year}: a village code has {pv['n'].max():,} person rows; that is no village (check village_code)")
+    res = {"village_code": _codes(pv["village_code"])}
+    for i in plan.person:
+        res[f"s_{i}"], res[f"p_{i}"] = _unpack(pv[f"sp_{i}"])
+    return res
 
 
-def _indicator_counts(con, plan: CompiledRules, year: int, pfiles: list[str], pcols: set[str], hfiles: list[str], hcols: set[str]) -> pd.DataFrame:
-    # ---- official person counts by the person's village: one pass over the persons
-    #      (a second, cheap scan: materialising the persons' status for both uses costs more)
-    if pfiles and plan.person:
-        cols = ", ".join(f"{_pair(plan.applies[i], plan.ok[i])} AS sp_{i}" for i in plan.person)
-        pv = con.execute(f"SELECT village_code, count(*) AS n, {cols} FROM {_source(pfiles)} WHERE village_code IS NOT NULL GROUP BY village_code").df()
-        if len(pv) and pv["n"].max() >= _PACK:
-            raise InputError(f"survey year {year}: a village code has {pv['n'].max():,} person rows; that is no village (check village_code)")
-        for i in plan.person:
-            pv[f"s_{i}"], pv[f"p_{i}"] = _unpack(pv[f"sp_{i}"])
-        pv = pv[["village_code"] + [f"{x}_{i}" for i in plan.person for x in ("s", "p")]]
-    else:
-        pv = pd.DataFrame({"village_code": pd.Series(dtype=object)})
-
-    # ---- households, members and groups by the household's village
-    if hfiles:
-        cols = []
-        for i in (int(x) for x in plan.iset.indicators.index):
-            app, fail = plan.applies_bit(i), plan.fails_bit(i)
-            if i in plan.household:
-                cols.append(f"{_pair(app, fail)} AS sf_{i}")
-            cols.append(f"{_pair(app, fail, 'CAST(m AS DOUBLE)')} AS msf_{i}")
-        for g, inds in plan.groups().items():
-            ga, gf = plan.any_bit(inds, fail=False), plan.any_bit(inds, fail=True)
-            cols += [f"{_pair(ga, gf)} AS gsf_{g}", f"{_pair(ga, gf, 'CAST(m AS DOUBLE)')} AS gmsf_{g}"]
-        _households_table(con, plan, pfiles, pcols, hfiles, hcols)
-        hv = con.execute(
-            f"SELECT village_code, count(*) AS n, sum(CAST(m AS DOUBLE)) AS nm, {', '.join(cols)} "
-            "FROM hh WHERE village_code IS NOT NULL GROUP BY village_code"
-        ).df()
-        if len(hv) and max(hv["n"].max(), hv["nm"].max()) >= _PACK:
-            raise InputError(f"survey year {year}: a village code has {hv['n'].max():,} households / {hv['nm'].max():,.0f} members; check village_code and members")
-        res = {"village_code": hv["village_code"]}
-        for i in (int(x) for x in plan.iset.indicators.index):
-            if i in plan.household:
-                s_, f_ = _unpack(hv[f"sf_{i}"])
-                res[f"s_{i}"], res[f"p_{i}"] = s_, s_ - f_
-            res[f"ms_{i}"], res[f"mf_{i}"] = _unpack(hv[f"msf_{i}"])
-        for g in plan.groups():
-            s_, f_ = _unpack(hv[f"gsf_{g}"])
-            res[f"gs_{g}"], res[f"gp_{g}"] = s_, s_ - f_
-            s_, f_ = _unpack(hv[f"gmsf_{g}"])
-            res[f"gms_{g}"], res[f"gmp_{g}"] = s_, s_ - f_
-        hv = pd.DataFrame(res)
-    else:
-        hv = pd.DataFrame({"village_code": pd.Series(dtype=object)})
-
-    wide = pv.merge(hv, on="village_code", how="outer")  # person and household columns are disjoint
-    wide = wide[wide["village_code"].notna()].copy()
-    wide["village_code"] = wide["village_code"].astype(str)
-    num = [c for c in wide.columns if c != "village_code"]
-    wide[num] = wide[num].fillna(0).astype("int64")
-    return wide
-
-
-def _poverty_counts(con, plan: CompiledRules, year: int, pfiles: list[str], pcols: set[str], hfiles: list[str], hcols: set[str], dims) -> pd.DataFrame:
-    """Per village: persons (person records of its households), and per dimension (then the
-    union, ``any``) the persons whose household fails any of its indicators (``poor_<n>``) and
-    those of them with a welfare card (``target_<n>``)."""
+def _check_dimensions(plan: CompiledRules, year: int, dims) -> None:
     known = set(plan.bits)
     for d in dims:
         bad = [i for i in d.indicators if i not in known]
         if bad:
             raise DefinitionError(f"poverty dimension {d.key!r} names indicators {bad} that the indicator set of {year} does not have")
-    _households_table(con, plan, pfiles, pcols, hfiles, hcols)
-    aggs = ["sum(n_persons) AS persons"]
-    union = sorted({i for d in dims for i in d.indicators})
-    for n, inds in enumerate([d.indicators for d in dims] + [union]):
-        poor = plan.any_bit(inds, fail=True)
-        aggs += [f"sum(CASE WHEN {poor} THEN n_persons ELSE 0 END) AS poor_{n}", f"sum(CASE WHEN {poor} THEN n_welfare ELSE 0 END) AS target_{n}"]
-    return con.execute(f"SELECT village_code, {', '.join(aggs)} FROM hh WHERE village_code IS NOT NULL GROUP BY village_code ORDER BY village_code").df()
+
+
+def _household_counts(con, plan: CompiledRules, year: int, pfiles: list[str], pcols: set[str], hfiles: list[str], hcols: set[str], *,
+                      indicators: bool, dims) -> tuple[dict[str, np.ndarray], pd.DataFrame | None]:
+    """Per household village: indicator counts (``indicators``) and TPMAP poverty counts (``dims``).
+
+    One query: the households joined to their persons' status words (:func:`house_masks_sql`,
+    :func:`households_joined_sql`) feed the village sums directly (a temporary table in between
+    costs more than it saves). Poverty: persons (the person records of the village's
+    households), and per dimension (then the union, ``any``) the persons whose household fails
+    any of its indicators (``poor_<n>``) and those of them with a welfare card (``target_<n>``).
+    """
+    aggs = ["count(*) AS n", "sum(md) AS nm"]
+    if indicators:
+        for i in (int(x) for x in plan.iset.indicators.index):
+            if i in plan.household:
+                aggs.append(f"{_bitpair(plan, i)} AS sf_{i}")
+            aggs.append(f"{_bitpair(plan, i, 'md')} AS msf_{i}")
+        for g, inds in plan.groups().items():
+            ga, gf = plan.any_bit(inds, fail=False), plan.any_bit(inds, fail=True)
+            aggs += [f"{_anypair(ga, gf)} AS gsf_{g}", f"{_anypair(ga, gf, 'md')} AS gmsf_{g}"]
+    sets: list[list[int]] = []
+    if dims is not None:
+        sets = [list(d.indicators) for d in dims] + [sorted({i for d in dims for i in d.indicators})]
+        aggs.append("sum(n_persons) AS persons")
+        for n, inds in enumerate(sets):
+            poor = plan.any_bit(inds, fail=True)
+            aggs += [f"sum(CASE WHEN {poor} THEN n_persons ELSE 0 END) AS poor_{n}", f"sum(CASE WHEN {poor} THEN n_welfare ELSE 0 END) AS target_{n}"]
+    joined = households_joined_sql(plan, hfiles, hcols, hp_columns=["n_persons", "n_welfare"] if dims is not None else [])
+    hv = con.execute(
+        f"WITH hp AS ({house_masks_sql(plan, pfiles, pcols)}) "
+        f"SELECT village_code, {', '.join(aggs)} FROM (SELECT *, CAST(m AS DOUBLE) AS md FROM ({joined})) "
+        "WHERE village_code IS NOT NULL GROUP BY village_code"
+    ).fetchnumpy()
+    if len(hv["n"]) and max(hv["n"].max(), hv["nm"].max()) >= _BITPAIR_LIMIT:
+        raise InputError(f"survey year {year}: a village code has {hv['n'].max():,} households / {hv['nm'].max():,.0f} members; check village_code and members")
+    codes = _codes(hv["village_code"])
+    res: dict[str, np.ndarray] = {"village_code": codes}
+    if indicators:
+        for i in (int(x) for x in plan.iset.indicators.index):
+            if i in plan.household:
+                s_, f_ = _unpack_bits(hv[f"sf_{i}"])
+                res[f"s_{i}"], res[f"p_{i}"] = s_, s_ - f_
+            res[f"ms_{i}"], res[f"mf_{i}"] = _unpack_bits(hv[f"msf_{i}"])
+        for g in plan.groups():
+            s_, f_ = _unpack_bits(hv[f"gsf_{g}"])
+            res[f"gs_{g}"], res[f"gp_{g}"] = s_, s_ - f_
+            s_, f_ = _unpack_bits(hv[f"gmsf_{g}"])
+            res[f"gms_{g}"], res[f"gmp_{g}"] = s_, s_ - f_
+    poverty = None
+    if dims is not None:
+        order = np.argsort(codes, kind="stable")
+        cols = ["persons"] + [f"{x}_{n}" for n in range(len(sets)) for x in ("poor", "target")]
+        poverty = pd.DataFrame({"village_code": codes[order], **{c: _ints(hv[c])[order] for c in cols}})
+    return res, poverty
+
+
+def _codes(values) -> np.ndarray:
+    """Village codes as an object array of ``str``."""
+    return np.array([str(v) for v in np.asarray(values, dtype=object)], dtype=object)
+
+
+def _ints(values) -> np.ndarray:
+    """A DuckDB sum column (HUGEINT arrives as float64, nulls masked) as int64, null = 0."""
+    a = np.ma.filled(np.ma.asarray(values), 0) if np.ma.isMaskedArray(values) else np.asarray(values)
+    return np.rint(a.astype("float64")).astype(np.int64)
+
+
+def _wide(pv: dict[str, np.ndarray], hv: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One row per village code of either part: the person and household columns (disjoint), 0 where absent."""
+    parts = [p for p in (pv, hv) if p]
+    codes = np.array(sorted({c for p in parts for c in p["village_code"]}), dtype=object)
+    out: dict[str, np.ndarray] = {"village_code": codes}
+    for p in parts:
+        rows = np.searchsorted(codes, p["village_code"]) if len(codes) else np.zeros(0, np.int64)
+        for name, v in p.items():
+            if name != "village_code":
+                col = np.zeros(len(codes), np.int64)
+                col[rows] = v
+                out[name] = col
+    return pd.DataFrame(out)
 
 
 def _aggregates_long(con: duckdb.DuckDBPyConnection, ws: Workspace, year: int, iset: IndicatorSet) -> pd.DataFrame | None:
