@@ -135,6 +135,8 @@ def test_pyramid_public_merges_the_oldest_and_hides_small_bars(ws):
     assert list(male.marker.pattern.shape) == ["", "/", "", "", "", "", "", ""]
     assert list(female.marker.pattern.shape) == ["", "", "", "", "", "", "", "/"]
     assert "62" in fig.layout.title.text and "<5 คือ 1–4" in fig.layout.annotations[0].text
+    # ticks every 5 (the first round step of at least 12 / 3), out to the longest bar (12)
+    assert list(fig.layout.xaxis.tickvals) == [-15, -10, -5, 0, 5, 10, 15]
 
 
 def test_pyramid_internal_is_exact_and_the_threshold_is_configurable(ws, monkeypatch):

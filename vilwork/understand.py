@@ -351,8 +351,10 @@ def population_pyramid(v: Village, band: int = 10) -> go.Figure:
             hovertemplate="%{y}: %{customdata}<extra></extra>"))
     fig = go.Figure(traces)
     m = int(max(max(drawn), 1))
-    step = max(1, int(round(m / 3, -1)) or 1)
-    ticks = list(range(-3 * step, 3 * step + 1, step))
+    # a round step (1, 2, 5, 10, 20, 50…) giving about three ticks a side, reaching the longest bar
+    step = next(b * 10 ** e for e in range(7) for b in (1, 2, 5) if b * 10 ** e >= m / 3)
+    reach = -(-m // step) * step
+    ticks = list(range(-reach, reach + 1, step))
     fig.update_layout(barmode="relative", bargap=0.05)
     fig.update_xaxes(tickvals=ticks, ticktext=[str(abs(x)) for x in ticks], title=t("persons", v.lang))
     fig = charts.style(fig, t("chart_pyramid", v.lang, n=format_int(len(p))))
