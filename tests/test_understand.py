@@ -160,21 +160,23 @@ def _income(ws, incomes: dict, audience="public"):
     return understand.income_vs_threshold(v)
 
 
-# 44 households; the 98th percentile is 75,000 + 0.14 × 130,000 = 93,200, so the bands are 0k…90k
+# 44 households; the 98th percentile is 75,000 + 0.14 × 130,000 = 93,200, so the bands are 0k…98k
 INCOMES = {15_000: 2, 25_000: 10, 35_000: 6, 55_000: 20, 75_000: 5, 205_000: 1}
 
 
 def test_income_histogram_public_hides_small_bands(ws):
-    fig, facts = _income(ws, INCOMES)  # threshold 38,000 (2562) falls inside the 30k band
+    fig, facts = _income(ws, INCOMES)  # threshold 38,000 (2562): the band edges fall on it
     bar = fig.data[0]
-    # 90k+ (1) joins 80k (0), then 70k (5): "70k+" holds 6
-    assert list(bar.x) == ["0k", "10k", "20k", "30k", "40k", "50k", "60k", "70k+"]
-    # 2 at 10k: small; its complement is the smallest other bar (6 at 30k, the first of two 6s)
+    # 98k+ (1) joins 88k (0), then 78k (0), then 68k (5): "68k+" holds 6
+    assert list(bar.x) == ["0k", "8k", "18k", "28k", "38k", "48k", "58k", "68k+"]
+    # every band wholly below or above 38,000: the red bars are the 18 below, no band straddles it
+    assert [c for c in bar.marker.color] == ["#c0392b"] * 4 + ["#27ae60"] * 4
+    # 2 at 8k: small; its complement is the smallest other red bar (6 at 28k)
     assert list(bar.customdata) == ["0", "<5", "10", "*", "0", "20", "0", "6"]
     assert list(bar.y) == [0, 5, 10, 5, 0, 20, 0, 6]
     assert facts["below"] == 18 and facts["below_text"] == "18" and facts["households"] == 44
     internal, facts_i = _income(ws, INCOMES, "internal")
-    assert list(internal.data[0].customdata) == ["0", "2", "10", "6", "0", "20", "0", "5", "0", "1"]
+    assert list(internal.data[0].customdata) == ["0", "2", "10", "6", "0", "20", "0", "5", "0", "0", "1"]
     assert facts_i["below_text"] == "18"
 
 

@@ -379,12 +379,15 @@ def income_vs_threshold(v: Village) -> tuple[go.Figure, dict]:
         return charts.style(go.Figure(), t("no_records", v.lang)), {"threshold": thr}
     x = hh["income_per_member"].dropna()
     step = 10_000
-    top = int(min(x.quantile(0.98), 400_000) // step + 1) * step
-    edges = list(range(0, top + step, step))
+    # band edges on the threshold (…, 28k, 38k, 48k, … for 38,000): every band is wholly below or
+    # above it, so the red bars are exactly the households below, as the chart's takeaway says
+    offset = int(thr) % step
+    top = int(min(x.quantile(0.98), 400_000) // step + 1) * step + offset
+    edges = ([0] if offset else []) + list(range(offset, top + step, step))
     cats = pd.cut(x.clip(upper=top - 1), bins=edges, right=False)
     counts = cats.value_counts(sort=False)
     lows = [int(iv.left) for iv in counts.index]
-    labels = [f"{lo // 1000}k" for lo in lows]
+    labels = [f"{lo / 1000:g}k" for lo in lows]
     colors = ["#c0392b" if lo + step <= thr else ("#e67e22" if lo < thr else "#27ae60") for lo in lows]
     values = [int(c) for c in counts.values]
     below = int((x < thr).sum())
@@ -393,7 +396,7 @@ def income_vs_threshold(v: Village) -> tuple[go.Figure, dict]:
     while public and len(values) > 1 and disclosure.is_small(values[-1], k) and lows[-2] >= thr:
         # the few richest households: the top band joins the one below ("170k+") rather than being hidden
         values, lows, colors = values[:-2] + [values[-2] + values[-1]], lows[:-1], colors[:-1]
-    labels = [f"{lo // 1000}k" for lo in lows]
+    labels = [f"{lo / 1000:g}k" for lo in lows]
     if len(lows) < len(counts):
         labels[-1] += "+"
     hidden = [False] * len(values)
