@@ -307,7 +307,9 @@ def test_forum_figure_large_type_and_long_labels_laid_down():
     fig = go.Figure(go.Bar(x=["การมีงานทำและรายได้", "ค่านิยม"], y=[0.6, 0.3], text=["60%", "30%"]))
     fig.update_layout(title="ชื่อกราฟ")
     fig.update_yaxes(tickformat=".0%")
+    fig.add_annotation(text="แท่งลายเส้น = ไม่แสดงจำนวนจริง", font={"size": 13}, showarrow=False, x=0, y=0)
     f = F.forum_figure(fig)
+    assert not f.layout.annotations  # small print would be under 32 px at the back of the hall
     bar = f.data[0]
     assert bar.orientation == "h" and list(bar.y) == ["การมีงานทำและรายได้", "ค่านิยม"] and list(bar.x) == [0.6, 0.3]
     assert f.layout.xaxis.tickformat == ".0%" and f.layout.yaxis.autorange == "reversed"

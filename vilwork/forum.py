@@ -551,6 +551,7 @@ def forum_figure(fig):
     import plotly.graph_objects as go
 
     f = go.Figure(fig)
+    f.layout.annotations = ()  # a chart's small print (what hatched bars mean) cannot be 32 px; the bars say "<5"
     big = {"size": CHART_FONT}
     f.update_layout(title=None, font=big, legend={"font": big, "orientation": "h", "x": 0, "xanchor": "left",
                                                   "y": 1.02, "yanchor": "bottom", "title": None},
