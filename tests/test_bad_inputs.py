@@ -124,7 +124,8 @@ def test_each_bad_input(tmp_path, generated, row):
 
 
 @pytest.mark.parametrize("file, rows", [("totals_row.xlsx", ["5"]), ("totals_rows_grand.csv", ["4", "6"]),
-                                        ("totals_row_persons.xlsx", ["6"])])
+                                        ("totals_row_persons.xlsx", ["6"]), ("totals_row_unread_column.xlsx", ["5"]),
+                                        ("totals_row_unread_column.csv", ["5"])])
 def test_totals_rows_have_their_own_reason_and_nothing_else(tmp_path, generated, file, rows):
     """รวม / รวมทั้งสิ้น / Total under the data: one quarantine line per totals row, rule totals_row
     only (its blank codes and summed numbers are not reported as errors); the records are kept."""
@@ -135,6 +136,9 @@ def test_totals_rows_have_their_own_reason_and_nothing_else(tmp_path, generated,
     q = _quarantine(ws)
     mine = q[q["file"] == row["place_as"]]
     assert mine["row"].tolist() == rows and set(mine["rule"]) == {"totals_row"}
+    # the column holding the word; none when it is one ingest does not read (a ลำดับ column)
+    assert mine["column"].tolist() == {"totals_row.xlsx": ["house_code"], "totals_rows_grand.csv": ["house_code", "house_code"],
+                                       "totals_row_persons.xlsx": ["first_name"]}.get(file, [""])
     assert mine["message"].str.contains("totals row").all() and mine["message"].str.contains("แถวรวม").all()
     assert f.rows_in == f.rows_accepted + len(rows) and f.rows_accepted == f.rows_in - len(rows)
 

@@ -38,7 +38,7 @@ import pandas as pd
 from . import registry
 from .errors import DefinitionError, InputError
 from .log import get_logger
-from .schemas import REQUIRED, TABLES, column_label
+from .schemas import REQUIRED, TABLES, column_label, is_totals_label
 from .thai import map_distinct, normalise_text
 
 log = get_logger(__name__)
@@ -51,6 +51,9 @@ MAX_XLSX_PART_BYTES = 100 * 2**20
 MAX_XLSX_MEMBERS = 10_000  # parts in one workbook zip
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 EXTRA_FIELDS = "__row_fields__"  # helper column: False when a CSV row has more fields than the header
+#: helper column: False on a totals row whose label ("รวม") sits in a column the table does not read
+#: (a "ลำดับ" column, a merged label cell) while a required column is blank
+TOTALS_LABEL = "__totals_row__"
 
 # Tables whose headers are not in aliases.csv: the platform's published layout and the place list.
 _BUILTIN_ALIASES: dict[str, dict[str, str]] = {
@@ -340,7 +343,8 @@ class TableSource:
         Each chunk has the canonical columns (object dtype: text or ``None``), is indexed by the
         1-based spreadsheet row number, and leaves out rows that are blank in every read column.
         CSV chunks also carry :data:`EXTRA_FIELDS` (False when the row has more fields than the
-        header).
+        header); a chunk holding a totals row labelled in a column that is not read carries
+        :data:`TOTALS_LABEL` (False on that row).
 
         Raises
         ------
@@ -367,6 +371,9 @@ class TableSource:
             pos = [self.positions[c] for c in cols]
             buf: list[list] = []
             idx: list[int] = []
+            totals: list[int] = []  # rows labelled "รวม" in a column not read
+            req = [self.positions[c] for c in REQUIRED[self.table] if c in self.positions]
+            posset = set(pos)
             last = self.last_row
             for r, row in enumerate(ws.iter_rows(values_only=True), start=1):
                 if r <= self.header_row:
@@ -377,19 +384,24 @@ class TableSource:
                 vals = [row[i] if i < n else None for i in pos]
                 if all(v is None or (isinstance(v, str) and not v.strip()) for v in vals):
                     continue
+                if any(i >= n or row[i] is None or (isinstance(row[i], str) and not row[i].strip()) for i in req) and any(
+                        j not in posset and is_totals_label(v) for j, v in enumerate(row)):
+                    totals.append(r)
                 buf.append(vals)
                 idx.append(r)
                 if len(buf) >= rows:
-                    yield self._xlsx_frame(buf, idx, cols)
-                    buf, idx = [], []
+                    yield self._xlsx_frame(buf, idx, cols, totals)
+                    buf, idx, totals = [], [], []
             if buf:
-                yield self._xlsx_frame(buf, idx, cols)
+                yield self._xlsx_frame(buf, idx, cols, totals)
 
     @staticmethod
-    def _xlsx_frame(buf, idx, cols) -> pd.DataFrame:
+    def _xlsx_frame(buf, idx, cols, totals=()) -> pd.DataFrame:
         df = pd.DataFrame(buf, columns=cols, index=pd.Index(idx, dtype="int64", name="row"), dtype=object)
         for c in cols:
             df[c] = map_distinct(df[c], cell_text)
+        if totals:
+            _mark_totals(df, np.isin(df.index.to_numpy(), totals))
         return df
 
     def _csv_chunks(self, rows: int) -> Iterator[pd.DataFrame]:
@@ -397,6 +409,8 @@ class TableSource:
         cols = self.columns
         spare = names[self.width:]
         start = self.header_row + 1
+        req = [c for c in REQUIRED[self.table] if c in cols]
+        unread = [f"c{i}" for i in range(self.width) if i not in set(self.positions.values())]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             reader = pd.read_csv(
@@ -414,12 +428,26 @@ class TableSource:
                     df.index = pd.Index(np.arange(index.start, index.stop, dtype=np.int64), name="row")
                     keep = df.notna().any(axis=1).to_numpy()
                     extra = chunk[spare].notna().any(axis=1).to_numpy()
+                    blank_key = df[req].isna().any(axis=1).to_numpy() & keep if req else None
+                    if blank_key is not None and unread and blank_key.any():
+                        # a "รวม" in a column not read, on a row without its codes: a totals row
+                        sub = chunk.iloc[np.flatnonzero(blank_key)][unread]
+                        hit = sub.apply(lambda col: col.map(is_totals_label)).any(axis=1).to_numpy()
+                        if hit.any():
+                            mark = np.zeros(len(df), dtype=bool)
+                            mark[np.flatnonzero(blank_key)[hit]] = True
+                            _mark_totals(df, mark)
                     del chunk  # the parser's frame (with the spare columns) is not needed any more
                     df[EXTRA_FIELDS] = ~extra
                     out = df[keep] if not keep.all() else df
                     del df
                     yield out
                     del out
+
+
+def _mark_totals(df: pd.DataFrame, rows: np.ndarray) -> None:
+    """Add :data:`TOTALS_LABEL` to a chunk: False on ``rows``, missing elsewhere."""
+    df[TOTALS_LABEL] = pd.array(np.where(rows, False, pd.NA), dtype="boolean")
 
 
 @contextmanager

@@ -639,7 +639,8 @@ def validate(prepared: pd.DataFrame, table: str) -> pd.DataFrame:
     out = pd.DataFrame({"row": fc["index"].astype("int64").to_numpy(), "column": cols, "rule": rules})
     totals = out["rule"].eq("totals_row")
     if totals.any():  # a totals row has one reason: its blank codes and summed numbers are not errors
-        out = out[totals | ~out["row"].isin(out.loc[totals, "row"])]
+        first = ~out[totals].duplicated("row")  # labelled in a column read and in one not read: once
+        out = pd.concat([out[totals][first], out[~out["row"].isin(out.loc[totals, "row"])]])
     return out.drop_duplicates().sort_values("row", kind="stable").reset_index(drop=True)
 
 

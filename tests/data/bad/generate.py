@@ -322,6 +322,8 @@ ITEMS: list[Item] = [
     Item("bom_in_middle.csv", H.format("concatenated.csv"), "two exports concatenated: a BOM and a second header row in the middle", "quarantined", "house_code_format;village_code_format", 5, 1),
     Item("totals_row.xlsx", H.format("totals.xlsx"), "a totals row (รวม) under the data", "quarantined", "totals_row", 4, 1),
     Item("totals_rows_grand.csv", H.format("totals_grand.csv"), "a subtotal row (รวมย่อย) and a grand total (รวมทั้งสิ้น 3 ครัวเรือน, village code filled in)", "quarantined", "totals_row", 5, 2),
+    Item("totals_row_unread_column.xlsx", H.format("totals_seq.xlsx"), "a ลำดับ (sequence) column households do not read, and a totals row whose label รวมทั้งสิ้น is merged across it and the code columns", "quarantined", "totals_row", 4, 1),
+    Item("totals_row_unread_column.csv", H.format("totals_seq.csv"), "a ลำดับ (sequence) column households do not read, holding รวม on the totals row", "quarantined", "totals_row", 4, 1),
     Item("totals_row_persons.xlsx", P.format("totals.xlsx"), "a Total row in the name column with the count in the sequence column; a person whose first name is รวม is kept", "quarantined", "totals_row", 5, 1),
     Item("stray_comma.csv", H.format("stray_comma.csv"), "an unquoted comma inside a name shifts one row", "quarantined", "row_fields", 3, 1),
     Item("negative_and_wrong_answers.csv", H.format("answers.csv"), "a negative income and answers other than 0/1", "quarantined", "non_negative;answer_01", 3, 2),
@@ -479,6 +481,14 @@ def _content(item: Item, folder: Path) -> bytes | None:
         rows += hh_rows(1, start=3)
         rows.append(["รวมทั้งสิ้น 3 ครัวเรือน", "", "", VILLAGE, "", "3", "3", "180000"])
         return _bom_csv(HH, rows)
+    if f in ("totals_row_unread_column.xlsx", "totals_row_unread_column.csv"):
+        head = ["ลำดับ", *HH]
+        rows = [[str(i + 1), *r] for i, r in enumerate(hh_rows())]
+        if f.endswith(".csv"):
+            return _bom_csv(head, [*rows, ["รวม", "", "", "", "", "", "3", "3", "180000"]])
+        rows = [[int(v) if v.isdigit() and len(v) < 6 else v for v in r] for r in rows]
+        total = ["รวมทั้งสิ้น", None, None, None, None, None, 3, 3, 180000]
+        return _xlsx_bytes([("Sheet1", [head, *rows, total])], {"Sheet1": ["A5:E5"]})
     if f == "totals_row_persons.xlsx":
         head = ["ลำดับที่", *PP]
         rows = [[str(i + 1), *r] for i, r in enumerate(pp_rows())]
