@@ -53,6 +53,7 @@ from .schemas import (
     answer_columns,
     helper_name,
     level_columns,
+    mark_totals_rows,
     message,
     output_schema,
     prepare,
@@ -569,7 +570,7 @@ class _Run:
                 self._year_period(prep, table)
             if extra is not None:
                 extra(prep)
-            fails = validate(prep, table)
+            fails = mark_totals_rows(validate(prep, table), chunk, table)  # "รวม" rows: one reason
             bad = np.isin(prep.index.to_numpy(), fails["row"].to_numpy())
             extra_fails = []
             if dup is not None and (~bad).any():

@@ -362,7 +362,6 @@ def _cell_checks(raw: pd.DataFrame, table: str) -> tuple[pd.DataFrame, dict[str,
     return raw, helpers
 
 
-_STARTS_WITH_DIGIT = r"\s*[0-9๐-๙]"
 _AFTER_TOTALS_WORD = re.compile(r"[\s0-9๐-๙:(\[\-–]")
 
 
@@ -375,7 +374,7 @@ def is_totals_label(value) -> bool:
     >>> is_totals_label("รวมทั้งสิ้น"), is_totals_label(" TOTAL: "), is_totals_label("รวมใจ"), is_totals_label(None)
     (True, True, False, False)
     """
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 200:  # a label is short; never fold a 10 MB cell
         return False
     v = registry.fold_header(normalise_text(value) or "").rstrip(".:").strip()
     for w in registry.totals_row_words():
@@ -384,40 +383,52 @@ def is_totals_label(value) -> bool:
     return False
 
 
-def _totals_rows(raw: pd.DataFrame, table: str) -> dict[str, pd.Series]:
-    """Helper columns ``__totals_row__<column>`` (False on a totals row, in the column holding the word).
+def mark_totals_rows(fails: pd.DataFrame, raw: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Give a totals row one reason, ``totals_row``, instead of the failures of its blank codes and sums.
 
-    Only rows whose required columns are not all filled in with a value starting with a digit are
-    looked at (codes and IDs are digits), so a big chunk of good records costs one vectorised
-    test per required column.
+    Only rows that already fail a rule on a required column are looked at (a code or ID that is
+    blank or is not digits), so good records cost nothing. Such a row is a totals row when one of
+    its cells reads as a totals label (:func:`is_totals_label`) and a required column is blank or
+    holds the label; the reader flags rows labelled in a column it does not read (rule
+    ``totals_row`` already, column ``""``).
+
+    Parameters
+    ----------
+    fails : DataFrame
+        :func:`validate` output for the chunk.
+    raw : DataFrame
+        The raw chunk (text cells, canonical columns, spreadsheet row index).
+
+    Returns
+    -------
+    DataFrame
+        ``fails`` with every line of a totals row replaced by one: ``row``, the column holding the
+        label (one that is not personal data if it can; ``""`` when it is not read), ``totals_row``.
     """
+    if fails.empty:
+        return fails
     req = [c for c in REQUIRED.get(table, ()) if c in raw.columns]
-    if not req or raw.empty:
-        return {}
-    cand = np.zeros(len(raw), dtype=bool)
-    for c in req:
-        col = raw[c].astype("str")
-        cand |= ~col.str.match(_STARTS_WITH_DIGIT).fillna(False).to_numpy(dtype=bool)
-    if not cand.any():
-        return {}
-    sub = raw[cand]
-    label = {c: sub[c].map(is_totals_label).to_numpy(dtype=bool) for c in sub.columns if not c.startswith("__")}
-    # a required column blank or holding the word: a record with its codes filled in is a record
-    keyless = np.zeros(len(sub), dtype=bool)
-    for c in req:
-        keyless |= sub[c].isna().to_numpy(dtype=bool) | label[c]
-    helpers: dict[str, pd.Series] = {}
-    taken = np.zeros(len(sub), dtype=bool)
-    # the word is reported in one column per row: a column that is not personal data if possible
-    order = sorted(label, key=lambda c: (c in PERSONAL, list(raw.columns).index(c)))
-    for c in order:
-        hit = label[c] & keyless & ~taken
-        if hit.any():
-            h = pd.Series(pd.NA, index=raw.index, dtype="boolean")
-            h[sub.index[hit]] = False
-            helpers[helper_name("totals_row", c)] = h
-            taken |= hit
-    return helpers
+    cand = fails.loc[fails["column"].isin(req) | fails["rule"].eq("totals_row"), "row"].unique()
+    if not len(cand):
+        return fails
+    sub = raw.loc[raw.index.isin(cand), [c for c in raw.columns if not c.startswith("__")]]
+    label = sub.apply(lambda col: col.map(is_totals_label)) if len(sub.columns) else sub
+    keyless = sub[req].isna().any(axis=1) | label[req].any(axis=1) if req else pd.Series(False, index=sub.index)
+    order = sorted(label.columns, key=lambda c: (c in PERSONAL, list(raw.columns).index(c)))
+    found: dict[int, str] = {}
+    for row in sub.index[keyless.to_numpy(dtype=bool)]:
+        hit = [c for c in order if label.at[row, c]]
+        if hit:
+            found[int(row)] = hit[0]
+    flagged = set(fails.loc[fails["rule"].eq("totals_row"), "row"].astype(int))  # labelled in a column not read
+    for row in flagged - set(found):
+        found[row] = ""
+    if not found:
+        return fails
+    keep = fails[~fails["row"].isin(list(found))]
+    lines = pd.DataFrame({"row": list(found), "column": list(found.values()), "rule": "totals_row"})
+    lines["row"] = lines["row"].astype(fails["row"].dtype)
+    return pd.concat([keep, lines], ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
 
 
 def prepare(raw: pd.DataFrame, table: str, *, default_year: int | None = None) -> pd.DataFrame:
@@ -440,7 +451,6 @@ def prepare(raw: pd.DataFrame, table: str, *, default_year: int | None = None) -
         number) and, for date columns, the parsed date in ``_date_<column>``.
     """
     raw, cell_helpers = _cell_checks(raw, table)
-    cell_helpers.update(_totals_rows(raw, table))
     out: dict[str, pd.Series] = {}
     years = None
     if "year" in raw.columns or default_year is not None:
@@ -637,10 +647,6 @@ def validate(prepared: pd.DataFrame, table: str) -> pd.DataFrame:
             rules[i], cols[i] = h
     rules = np.where(rules == "not_nullable", np.where(cols == "year", "year_missing", "required_value"), rules)
     out = pd.DataFrame({"row": fc["index"].astype("int64").to_numpy(), "column": cols, "rule": rules})
-    totals = out["rule"].eq("totals_row")
-    if totals.any():  # a totals row has one reason: its blank codes and summed numbers are not errors
-        first = ~out[totals].duplicated("row")  # labelled in a column read and in one not read: once
-        out = pd.concat([out[totals][first], out[~out["row"].isin(out.loc[totals, "row"])]])
     return out.drop_duplicates().sort_values("row", kind="stable").reset_index(drop=True)
 
 
