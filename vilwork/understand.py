@@ -369,7 +369,7 @@ def income_vs_threshold(v: Village) -> tuple[go.Figure, dict]:
     median income per member. For the public audience the top band joins the one below while it
     holds 1..k households (never across the threshold); any other band of 1..k is drawn hatched
     at k + 1 and labelled ``<5``, with a complement (``*``) where the bars would give it away
-    (all bars add up to the households in the title; with the threshold on a band edge, the red
+    (all bars add up to the households in the title; the bands start on the threshold, so the red
     bars add up to the households below it); ``below_text`` is a bound when 1..k households are
     below the threshold or 1..k are not.
     """
