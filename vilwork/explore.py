@@ -66,6 +66,7 @@ __all__ = [
     "map_figure",
     "map_svg",
     "report_links",
+    "shown_values",
 ]
 
 #: code width of each level
