@@ -458,6 +458,25 @@ def test_app_opens_on_the_worst_village_and_the_weakest_indicator(app):
     assert app.updates == 1 and app.last_update_ms > 0
 
 
+def test_public_app_opens_on_an_indicator_its_map_can_show(tmp_path):
+    """Indicator 3: the province passes it least (21 of 30) but every village fails 2-4 people, all
+    hidden in public (a grey map); indicator 2 (households, 40-60 surveyed a village, 89 %) is shown."""
+    root = write_workspace(tmp_path / "ws")
+    proc = root / "data" / "processed"
+    add = {"village": [_row("village", c, 2.0, 1, "household", n, n - f) for c, n, f in ((V1, 60, 6), (V2, 50, 5), (V3, 40, 5))]
+           + [_row("village", c, 3.0, 1, "person", 10, 10 - f) for c, f in ((V1, 3), (V2, 2), (V3, 4))],
+           "tambon": [_row("tambon", "990101", 2.0, 1, "household", 110, 99), _row("tambon", "990102", 2.0, 1, "household", 40, 35),
+                      _row("tambon", "990101", 3.0, 1, "person", 20, 15), _row("tambon", "990102", 3.0, 1, "person", 10, 6)],
+           "district": [_row("district", "9901", 2.0, 1, "household", 150, 134), _row("district", "9901", 3.0, 1, "person", 30, 21)],
+           "province": [_row("province", "99", 2.0, 1, "household", 150, 134), _row("province", "99", 3.0, 1, "person", 30, 21)]}
+    for level, rows in add.items():
+        f = proc / f"indicators_{level}.parquet"
+        pd.concat([pd.read_parquet(f), pd.DataFrame(rows)], ignore_index=True).to_parquet(f, index=False)
+    d = E.load_explore_data(root)
+    assert E.Explorer(d, reports_url=None, audience="internal").selection.key == "3"  # 0.70: the weakest
+    assert E.Explorer(d, reports_url=None, audience="public").selection.key == "2"
+
+
 def test_cascading_pickers(app):
     assert [v for _, v in app.w_district.options] == [None, "9901", "9902"]
     app.choose(district="9901")

@@ -1418,17 +1418,24 @@ class Explorer:
         keys = self.data.keys.get(self.w_year.value, [])
         if indicator is not None and str(indicator) in keys:
             return str(indicator)
-        # default: the indicator the province passes least
-        best, worst = None, math.inf
+        # default: the indicator the province passes least among those whose map shows most of its
+        # villages (public: a village's rate is hidden when 1..k fail, so a rare indicator opens grey)
+        year, aud, prov = self.w_year.value, self.w_audience.value, self.w_province.value
+        rows = [i for c, i in self.data.index("village").items() if str(c).startswith(str(prov))]
+        best, worst, widest, cover_max = None, math.inf, None, -1.0
         for k in keys:
             if k.startswith("g"):
                 continue
-            sh = shown_values(self.data, "province", self.w_year.value, k, self.w_audience.value)
-            i = self.data.index("province").get(self.w_province.value)
+            sh = shown_values(self.data, "province", year, k, aud)
+            i = self.data.index("province").get(prov)
             r = float(sh.rate[i]) if sh is not None and i is not None else math.nan  # public: hidden rates are NaN
-            if not math.isnan(r) and r < worst:
+            vs = shown_values(self.data, "village", year, k, aud)
+            cover = float(np.mean([not math.isnan(float(vs.rate[j])) for j in rows])) if vs is not None and rows else 0.0
+            if cover > cover_max:
+                widest, cover_max = k, cover
+            if not math.isnan(r) and r < worst and cover >= 0.5:
                 best, worst = k, r
-        return best or (keys[0] if keys else "g1")
+        return best or widest or (keys[0] if keys else "g1")
 
     def _fill_groups(self, key: str) -> None:
         L, y = self.lang, self.w_year.value
