@@ -603,6 +603,10 @@ def preload(start_browser: bool = True) -> float:
     code = "\n".join(f"import {m}" for m in modules)
     if start_browser:  # kaleido starts Chromium at its first figure: draw one now
         code += "\nvilwork.publish.pdf.figure_image(plotly.graph_objects.Figure(), 'svg', 100, 100)"
+        # pythainlp's word dictionary (a trie of 235,000 nodes) loads at the first Thai caption;
+        # loaded here it is frozen below with the rest, else every namespace reset's full
+        # collection walks it again (0.25 CPU s a notebook, 1 s a village)
+        code += "\nvilwork.publish.html.thai_wrap('ภาษาไทย')"
     with shell.notebook():
         outputs, _count, ok = shell.run_cell(code)
     import nbformat
