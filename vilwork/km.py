@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from . import build, disclosure, needs, understand
 from .errors import DefinitionError
 from .i18n import format_baht, format_int, format_pct, t
 from .publish import model as m
+from .sql import cursor
 from .village import Village, parent_code
 
 # ---------------------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ def _doc(v: Village, title: str, subtitle: str, sections: list) -> m.Document:
 
 def _summary_facts(v: Village) -> m.KeyFacts:
     """Six headline numbers: short values, the detail in the note under each."""
-    f = understand.key_facts(v)
+    f = v.once(understand.key_facts)
     L = v.lang
     k = f["kchch2k"]
     items = [
@@ -178,21 +178,21 @@ def _summary_facts(v: Village) -> m.KeyFacts:
 def vdr_document(v: Village) -> m.Document:
     """The Village Development Report (รายงานการพัฒนาหมู่บ้าน, VDR): data → information for the village."""
     L = v.lang
-    problems = needs.problems_ranked(v)
-    votes = needs.rank_votes(needs.read_votes(v))
-    tr = understand.trend(v)
+    problems = v.once(needs.problems_ranked)
+    votes = needs.rank_votes(v.once(needs.read_votes))
+    tr = v.once(understand.trend)
     sections = [
-        m.Section("1", t("vdr_s1", L), [_summary_facts(v), m.Figure(understand.group_chart(v), t("chart_groups", L))]),
-        m.Section("2", t("vdr_s2", L), [m.Figure(understand.failing_chart(v), t("chart_failing", L)),
+        m.Section("1", t("vdr_s1", L), [_summary_facts(v), m.Figure(v.once(understand.group_chart), t("chart_groups", L))]),
+        m.Section("2", t("vdr_s2", L), [m.Figure(v.once(understand.failing_chart), t("chart_failing", L)),
                                        *_table(needs.display(problems, L), t("vdr_problems", L))]),
-        m.Section("3", t("vdr_s3", L), [m.Figure(understand.poverty_chart(v), t("chart_poverty", L)),
+        m.Section("3", t("vdr_s3", L), [m.Figure(v.once(understand.poverty_chart), t("chart_poverty", L)),
                                        m.Table(understand.alkire_foster_summary(v), t("af_title", L)),
-                                       m.Paragraph(understand.kchch2k_status(v)["text"])]),
+                                       m.Paragraph(v.once(understand.kchch2k_status)["text"])]),
         m.Section("4", t("vdr_s4", L), _table(tr[["indicator", "name", "before", "after", "direction"]].assign(
             before=lambda d: d["before"].map(format_pct), after=lambda d: d["after"].map(format_pct)) if not tr.empty else tr,
             t("vdr_trend", L, prev=tr.attrs.get("previous", ""), cur=tr.attrs.get("current", "")))),
         m.Section("5", t("vdr_s5", L), _table(needs.display(votes, L), t("vdr_votes", L))),
-        m.Section("6", t("vdr_s6", L), [m.Table(understand.display_indicators(v), t("chart_indicators", L))]),
+        m.Section("6", t("vdr_s6", L), [m.Table(v.once(understand.display_indicators), t("chart_indicators", L))]),
     ]
     return _doc(v, t("vdr_title", L), v.title + " · " + v.location, sections)
 
@@ -205,7 +205,7 @@ def tambon_villages(v: Village) -> pd.DataFrame:
     """Every village of the village's tambon with its headline numbers for the survey year."""
     tambon = v.code_at("tambon")
     p = v.processed("indicators_village.parquet")
-    with duckdb.connect() as con:
+    with cursor() as con:
         ind = con.execute(
             f"""SELECT code, AVG(pass_rate) AS mean_rate,
                        SUM(CASE WHEN pass_rate >= 1 THEN 1 ELSE 0 END) AS full_pass,
@@ -279,10 +279,10 @@ def km_document(v: Village) -> m.Document:
     N = lambda f: _narrative(prof, f, L)  # noqa: E731
     # sections whose substance comes from data files: the village's own words are welcome, not required
     N_opt = lambda f: [] if getattr(prof.get(f), "missing", False) else _narrative(prof, f, L)  # noqa: E731
-    fig_income, income_facts = understand.income_vs_threshold(v)
-    boundary, places = build.village_geo(v)
-    votes_ranked = needs.rank_votes(needs.read_votes(v))
-    problems = needs.problems_ranked(v)
+    fig_income, income_facts = v.once(understand.income_vs_threshold)
+    boundary, places = v.once(build.village_geo)
+    votes_ranked = needs.rank_votes(v.once(needs.read_votes))
+    problems = v.once(needs.problems_ranked)
     photos = sorted(p for p in (v.raw_dir / "photos").glob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"}) if (v.raw_dir / "photos").exists() else []
     map_block = MapSlot(t("km_map_caption", L)) if (len(boundary) or len(places)) else m.Gap(t("km_1_6", L), t("boundary_none", L))
     area_blocks = []
@@ -296,7 +296,7 @@ def km_document(v: Village) -> m.Document:
         m.Section("1.4", t("km_1_4", L), [*N("products"), m.Figure(fig_income, t("km_income", L, thr=format_baht(income_facts["threshold"], L))),
                                           *_frame_and_fig(build.accounts_summary(v), L, t("km_accounts", L)), *N("income_notes")], level=2),
         m.Section("1.5", t("km_1_5", L), N("tourism"), level=2),
-        m.Section("1.6", t("km_1_6", L), [map_block, *_table(build.places_table(v), t("km_places", L))], level=2),
+        m.Section("1.6", t("km_1_6", L), [map_block, *_table(v.once(build.places_table), t("km_places", L))], level=2),
         m.Section("1.7", t("km_1_7", L), N("culture"), level=2),
         m.Section("1.8", t("km_1_8", L), N("other"), level=2),
     ]
@@ -304,12 +304,12 @@ def km_document(v: Village) -> m.Document:
         m.Section("2.1", t("km_2_1", L), N("management"), level=2),
         m.Section("2.2", t("km_2_2", L), [
             m.Paragraph(t("km_2_2_intro", L)),
-            m.Figure(understand.group_chart(v), t("chart_groups", L)),
-            m.Figure(understand.failing_chart(v), t("chart_failing", L)),
-            m.Figure(understand.poverty_chart(v), t("chart_poverty", L)),
-            m.Paragraph(understand.kchch2k_status(v)["text"]),
+            m.Figure(v.once(understand.group_chart), t("chart_groups", L)),
+            m.Figure(v.once(understand.failing_chart), t("chart_failing", L)),
+            m.Figure(v.once(understand.poverty_chart), t("chart_poverty", L)),
+            m.Paragraph(v.once(understand.kchch2k_status)["text"]),
             *N("analysis_presentation")], level=2),
-        m.Section("2.3", t("km_2_3", L), [map_block, *_table(build.places_table(v), t("km_places", L)), *N_opt("gis_notes")], level=2),
+        m.Section("2.3", t("km_2_3", L), [map_block, *_table(v.once(build.places_table), t("km_places", L)), *N_opt("gis_notes")], level=2),
         m.Section("2.4", t("km_2_4", L), [
             *_table(needs.display(problems, L), t("vdr_problems", L)),
             *_table(needs.display(votes_ranked, L), t("vdr_votes", L)),
@@ -318,15 +318,13 @@ def km_document(v: Village) -> m.Document:
         m.Section("2.5", t("km_2_5", L), [*N("integrated_projects"), *area_blocks], level=2),
         m.Section("2.6", t("km_2_6", L), [*N("publication"), m.Paragraph(t("km_2_6_outputs", L))], level=2),
     ]
-    kchch = build.classified(v)
     part3 = [
         m.Section("3.1", t("km_3_1", L), [m.Image(p, p.stem) for p in photos] or [m.Gap(t("km_photos", L), t("km_photos_hint", L, folder=f"data/raw/villages/{v.code}/photos/"))], level=2),
-        m.Section("3.2", t("km_3_2", L), [m.Table(understand.display_indicators(v), t("chart_indicators", L))], level=2),
+        m.Section("3.2", t("km_3_2", L), [m.Table(v.once(understand.display_indicators), t("chart_indicators", L))], level=2),
         m.Section("3.3", t("km_3_3", L), _kchch_appendix(v), level=2),
         m.Section("3.4", t("km_3_4", L), [m.Table(understand.data_inventory(v), t("km_inventory", L)),
                                           m.Table(pd.DataFrame(v.provenance_items(), columns=[t("col_item", L), t("col_value", L)]), t("km_provenance", L))], level=2),
     ]
-    del kchch
     sections = [
         m.Section("1", t("km_part1", L), [], level=1), *part1,
         m.Section("2", t("km_part2", L), [], level=1), *part2,
@@ -351,7 +349,7 @@ def _kchch_appendix(v: Village) -> list:
         t("col_name", L): [ks.indicators.at[int(i), "name_en" if L == "en" else "name_th"] for i in k["indicator"]],
         t("kchch_level", L): [f"{int(x)} {levels[int(x)]['name_en' if L == 'en' else 'name_th']}" for x in k["level"]],
     })
-    return [m.Paragraph(understand.kchch2k_status(v)["text"]), m.Table(tab, t("kchch_table", L, year=year))]
+    return [m.Paragraph(v.once(understand.kchch2k_status)["text"]), m.Table(tab, t("kchch_table", L, year=year))]
 
 
 def gaps(doc: m.Document) -> pd.DataFrame:
@@ -368,32 +366,32 @@ def gaps(doc: m.Document) -> pd.DataFrame:
 def forum_slides(v: Village) -> list:
     """Slides for the community forum: one message per slide, a one-line takeaway under each chart."""
     L = v.lang
-    f = understand.key_facts(v)
+    f = v.once(understand.key_facts)
     slides = [m.Slide(t("slide_overview", L), t("slide_overview_msg", L, name=v.name), facts=_summary_facts(v).items[:3])]
     g = understand.group_comparison(v)
     best = g.sort_values("village", ascending=False).iloc[0] if not g.empty else None
     worst_g = g.sort_values("village").iloc[0] if not g.empty else None
     if best is not None:
         slides.append(m.Slide(t("slide_groups", L), t("slide_groups_msg", L, best=best["name"], worst=worst_g["name"]),
-                              figure=understand.group_chart(v),
+                              figure=v.once(understand.group_chart),
                               takeaway=t("slide_groups_take", L, worst=worst_g["name"], rate=format_pct(worst_g["village"], 0))))
     if f["worst_indicator"]:
         slides.append(m.Slide(t("slide_failing", L), t("slide_failing_msg", L, name=f["worst_name"], share=format_pct(f["worst_share_failing"], 0)),
                               figure=understand.failing_chart(v, 6),
                               takeaway=t("slide_failing_take", L, name=f["worst_name"])))
-    fig_income, inc = understand.income_vs_threshold(v)
+    fig_income, inc = v.once(understand.income_vs_threshold)
     if inc.get("households"):
         slides.append(m.Slide(t("slide_income", L), t("slide_income_msg", L, below=inc["below_text"], n=format_int(inc["households"]), thr=format_baht(inc["threshold"], L)),
                               figure=fig_income, takeaway=t("slide_income_take", L, thr=format_baht(inc["threshold"], L))))
     if f["poor_share"] is not None:
         slides.append(m.Slide(t("slide_poverty", L), t("slide_poverty_msg", L, share=format_pct(f["poor_share"], 0)),
-                              figure=understand.poverty_chart(v), takeaway=t("slide_poverty_take", L)))
-    tr = understand.trend(v)
+                              figure=v.once(understand.poverty_chart), takeaway=t("slide_poverty_take", L)))
+    tr = v.once(understand.trend)
     if not tr.empty:
         better = int((tr["change"] > 0.005).sum())
         worse = int((tr["change"] < -0.005).sum())
         slides.append(m.Slide(t("slide_trend", L), t("slide_trend_msg", L, better=better, worse=worse, prev=tr.attrs["previous"], cur=tr.attrs["current"])))
-    votes = needs.rank_votes(needs.read_votes(v))
+    votes = needs.rank_votes(v.once(needs.read_votes))
     if not votes.empty:
         top = votes.iloc[0]
         slides.append(m.Slide(t("slide_votes", L), t("slide_votes_msg", L, project=str(top.get("project", top.iloc[1]))),
@@ -405,7 +403,7 @@ def forum_slides(v: Village) -> list:
 def social_cards(v: Village) -> list:
     """Headline findings for 1080×1080 social-media cards (one finding each)."""
     L = v.lang
-    f = understand.key_facts(v)
+    f = v.once(understand.key_facts)
     cards = [m.Card(t("card_full_pass", L), v.title, f"{f['indicators_full_pass']}/{f['indicators_measured']}")]
     if f["worst_indicator"]:
         cards.append(m.Card(t("card_worst", L, name=f["worst_name"]), v.title, format_pct(f["worst_share_failing"], 0)))
@@ -435,7 +433,7 @@ def write_outputs(v: Village, out_dir: str | Path | None = None, *, km_doc=None,
     tdr_doc = tdr_doc or tdr_document(v)
     prov = v.provenance()
     publish.install_assets(out)
-    boundary, places = build.village_geo(v)
+    boundary, places = v.once(build.village_geo)
     if len(boundary) or len(places):
         map_html = publish.render_map(boundary, places, out / "map.html", title=v.title, lang=v.lang, provenance=prov)
         map_svg = publish.render_static_map(boundary, places, out / "map.svg", title=v.title, lang=v.lang, provenance=prov)

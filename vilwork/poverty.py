@@ -388,12 +388,12 @@ def household_achievements(households: pd.DataFrame, persons: pd.DataFrame, year
 
 
 def _read_village(ws: Workspace, table: str, village_code: str, year: int) -> pd.DataFrame:
-    import duckdb
+    from .sql import cursor
 
     files = _files(ws, table, year)
     if not files:
         return pd.DataFrame()
-    with duckdb.connect() as con:
+    with cursor() as con:
         return con.execute(f"SELECT * FROM {_source(files)} WHERE village_code = {_lit(village_code)}").df()
 
 

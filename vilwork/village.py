@@ -4,18 +4,19 @@ function.
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from . import __version__
 from .errors import InputError, WorkspaceError
 from .i18n import check_lang, t
 from .registry import indicator_set, kchch2k_set
+from .sql import cursor
 from .workspace import Workspace, check_village_code
 
 LEVELS = ("village", "tambon", "district", "province")
@@ -45,6 +46,8 @@ class Village:
     #: results of :meth:`read`, by (name, where, params, file state): a village's documents and
     #: notebooks ask the same queries many times (85 reads a village, most of them repeats)
     _reads: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: results of :meth:`once`, by (function, arguments)
+    _once: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ---- names -------------------------------------------------------------------------------
     @cached_property
@@ -148,12 +151,30 @@ class Village:
             sql = f"SELECT * FROM read_parquet('{src}', hive_partitioning = true, union_by_name = true)"
             if where:
                 sql += f" WHERE {where}"
-            with duckdb.connect() as con:
+            with cursor() as con:
                 df = con.execute(sql, params or []).df()
         if key is not None:
             self._reads[key] = df
             return df.copy()
         return df
+
+    def once(self, fn, *args):
+        """``fn(self, *args)`` computed once for this Village; later calls get a copy of it.
+
+        For the pure functions of a village's data that several documents of stage 4 ask for
+        (key facts, charts, ranked problems: 5 calls of ``understand.key_facts`` a village).
+        Frames, mappings and lists are copied, so a caller that changes its result changes
+        nothing for the next; plotly figures are handed out as they are (the renderers style a
+        copy and never change the figure they are given).
+        """
+        key = (getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)), args)
+        try:
+            hit = key in self._once
+        except TypeError:  # unhashable arguments: not memoised
+            return fn(self, *args)
+        if not hit:
+            self._once[key] = fn(self, *args)
+        return _copy_result(self._once[key])
 
     @cached_property
     def indicators(self) -> pd.DataFrame:
@@ -191,6 +212,17 @@ class Village:
         return kchch2k_set(self.year)
 
 
+def _copy_result(x):
+    """A copy of a memoised result that its caller may change freely (figures excepted)."""
+    if isinstance(x, (pd.DataFrame, pd.Series)):
+        return x.copy()
+    if isinstance(x, tuple):
+        return tuple(_copy_result(e) for e in x)
+    if isinstance(x, (dict, list, set)):
+        return copy.deepcopy(x)
+    return x
+
+
 def read_places(ws: Workspace) -> pd.DataFrame:
     """The place list from data/processed/places.parquet, else empty (codes are then shown as codes)."""
     p = ws.processed / "places.parquet"
@@ -208,7 +240,7 @@ def available_years(ws: Workspace, code: str) -> list[int]:
     p = ws.processed / "indicators_village.parquet"
     if not p.exists():
         return []
-    with duckdb.connect() as con:
+    with cursor() as con:
         rows = con.execute(f"SELECT DISTINCT year FROM read_parquet('{p}') WHERE code = ? ORDER BY year", [code]).fetchall()
     return [int(r[0]) for r in rows]
 
@@ -218,7 +250,7 @@ def list_villages(ws: Workspace) -> list[str]:
     p = ws.processed / "indicators_village.parquet"
     if not p.exists():
         return []
-    with duckdb.connect() as con:
+    with cursor() as con:
         rows = con.execute(f"SELECT DISTINCT code FROM read_parquet('{p}') ORDER BY code").fetchall()
     return [r[0] for r in rows]
 
