@@ -9,11 +9,13 @@ labels, number formatting and the house chart style.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import numbers
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -177,11 +179,71 @@ def style_figure(fig: Any, *, width: int | None = None, height: int | None = Non
     return out
 
 
+@lru_cache(maxsize=1)
+def _house_template_dict() -> dict:
+    return _house_template().to_plotly_json()
+
+
+def _merge(into: dict, update: Mapping) -> None:
+    """Merge ``update`` into ``into`` as plotly's ``update`` does for nested properties."""
+    for k, v in update.items():
+        if isinstance(v, Mapping) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        elif isinstance(v, Mapping):
+            into[k] = copy.deepcopy(dict(v))
+        else:
+            into[k] = copy.deepcopy(v)
+
+
+def _drop_empty(x):
+    """Without empty objects (``title: {}``), as plotly's copy of a figure has them."""
+    if isinstance(x, dict):
+        out = {}
+        for k, v in x.items():
+            v = _drop_empty(v)
+            if not (isinstance(v, dict) and not v):
+                out[k] = v
+        return out
+    if isinstance(x, list) and x and isinstance(x[0], dict):
+        return [_drop_empty(v) for v in x]
+    return x
+
+
+def style_figure_dict(fig: Any, *, width: int | None = None, height: int | None = None,
+                      font_size: int | None = None) -> dict:
+    """:func:`style_figure` as a plain figure dict, without plotly's validation.
+
+    The same JSON as ``style_figure(fig).to_plotly_json()`` (tests check it), for about a tenth
+    of the CPU: the figure is already valid, and the house template was validated once. A figure
+    without a template (plotly adds the default one when it copies such a figure) takes
+    :func:`style_figure`.
+    """
+    check_figure(fig)
+    if getattr(fig, "layout", None) is None or fig.layout.template is None or not hasattr(fig, "to_dict"):
+        return style_figure(fig, width=width, height=height, font_size=font_size).to_plotly_json()
+    d = _drop_empty(fig.to_dict())  # a deep copy: ``fig`` is untouched
+    layout = d.setdefault("layout", {})
+    layout["template"] = copy.deepcopy(_house_template_dict())  # replaces, as update_layout(template=) does
+    if width is not None:
+        layout["width"] = width
+    if height is not None:
+        layout["height"] = height
+    elif layout.get("height") is None:
+        layout["height"] = 440
+    if font_size is not None:
+        _merge(layout, {"font": {"size": font_size}})
+    return d
+
+
 def figure_div(fig: Any, div_id: str, *, responsive: bool = True, modebar: bool = True,
                **style) -> Markup:
     """plotly figure -> ``<div>`` + ``<script>`` that needs ``Plotly`` loaded by the page."""
-    f = style_figure(fig, **style)
-    html = f.to_html(
+    import plotly.io as pio
+
+    f = style_figure_dict(fig, **style)
+    html = pio.to_html(
+        f,
+        validate=False,
         full_html=False,
         include_plotlyjs=False,
         include_mathjax=False,
@@ -357,4 +419,4 @@ def render_html(doc: Document, path: str | os.PathLike, assets_rel: str = "asset
     return path
 
 
-__all__ = ["render_html", "format_number", "style_figure", "figure_div", "prepare_image", "LABELS"]
+__all__ = ["render_html", "format_number", "style_figure", "style_figure_dict", "figure_div", "prepare_image", "LABELS"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..log import get_logger
 from . import assets as _assets
-from .html import jinja_env, labels, paragraphs, prepare_image, style_figure, table_view, toc
+from .html import jinja_env, labels, paragraphs, prepare_image, style_figure, style_figure_dict, table_view, toc
 from .model import (
     Document,
     Figure,
@@ -77,8 +77,8 @@ def figure_image(fig, fmt: str = "svg", width: int = PDF_FIGURE_WIDTH,
     """
     from . import browser as _browser
 
-    f = style_figure(fig, width=width, height=height)
-    h = f.layout.height or PDF_FIGURE_HEIGHT
+    f = style_figure_dict(fig, width=width, height=height)
+    h = f["layout"].get("height") or PDF_FIGURE_HEIGHT
     if _browser.devtools_enabled():
         try:
             import plotly.io as pio
@@ -89,7 +89,8 @@ def figure_image(fig, fmt: str = "svg", width: int = PDF_FIGURE_WIDTH,
     _start_kaleido()
     import kaleido
 
-    return kaleido.calc_fig_sync(f, opts={"format": fmt, "width": width, "height": h, "scale": scale})
+    return kaleido.calc_fig_sync(style_figure(fig, width=width, height=height),
+                                 opts={"format": fmt, "width": width, "height": h, "scale": scale})
 
 
 def figure_data_uri(fig, width: int = PDF_FIGURE_WIDTH, height: int | None = None) -> str:
