@@ -158,11 +158,123 @@ def test_village_read_is_memoised_and_copies(tmp_path, monkeypatch):
     pd.DataFrame({"code": ["99010101", "99010102"], "x": [1, 2]}).to_parquet(ws.processed / "t.parquet")
     v = Village(ws, "99010101", 2562)
     connects = []
-    real = vmod.duckdb.connect
-    monkeypatch.setattr(vmod.duckdb, "connect", lambda *a, **k: connects.append(1) or real(*a, **k))
+    real = vmod.cursor
+    monkeypatch.setattr(vmod, "cursor", lambda *a, **k: connects.append(1) or real(*a, **k))
     a = v.read("t.parquet", "code = ?", ["99010101"])
     a.loc[0, "x"] = 99
     b = v.read("t.parquet", "code = ?", ["99010101"])
     assert len(connects) == 1 and b["x"].tolist() == [1]
     assert v.read("t.parquet").shape == (2, 2) and len(connects) == 2
     assert v.read("missing.parquet").empty
+
+
+def test_village_once_computes_once_and_hands_out_copies(tmp_path):
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from vilwork.village import Village
+    from vilwork.workspace import Workspace
+
+    v = Village(Workspace(tmp_path), "99010101", 2562)
+    calls = []
+
+    def facts(village, n=1):
+        calls.append(n)
+        return {"n": n, "nested": {"k": [1, 2]}}, pd.DataFrame({"a": [n]}), go.Figure()
+
+    a, df, fig = v.once(facts)
+    a["nested"]["k"].append(3)
+    df.loc[0, "a"] = 99
+    b, df2, fig2 = v.once(facts)
+    assert calls == [1]
+    assert b == {"n": 1, "nested": {"k": [1, 2]}} and df2["a"].tolist() == [1]
+    assert fig2 is fig  # figures are not copied (renderers style a copy)
+    v.once(facts, 2)
+    assert calls == [1, 2]
+    v.once(lambda village, x: calls.append("u"), [1])  # unhashable argument: computed, not kept
+    v.once(lambda village, x: calls.append("u"), [1])
+    assert calls.count("u") == 2
+    assert Village(Workspace(tmp_path), "99010101", 2562).once(facts)[0]["n"] == 1 and calls[-1] == 1  # per Village
+
+
+def _figures():
+    import plotly.graph_objects as go
+
+    from vilwork import charts
+
+    yield charts.hbar(["น้ำดื่มสะอาด", "รายได้"], [0.4, 0.9], title="ตัวชี้วัด", text=["40%", "90%"])
+    f = go.Figure(go.Bar(x=["ก", "ข"], y=[1, 2], name="หมู่บ้าน"))
+    f.add_trace(go.Scatter(x=["ก", "ข"], y=[2, 1], name="ตำบล"))
+    f.update_layout(title="กราฟ", annotations=[{"text": "หมายเหตุ", "x": 0, "y": 1, "showarrow": False}])
+    yield f
+    yield go.Figure(go.Pie(labels=["ก", "ข"], values=[3, 4]))
+
+
+@pytest.mark.parametrize("kw", [{}, {"width": 760}, {"width": 760, "height": 300}, {"width": 1180, "height": 400, "font_size": 22}])
+def test_style_figure_dict_is_style_figure_without_validation(kw):
+    import json
+
+    import plotly.io as pio
+
+    from vilwork.publish.html import style_figure, style_figure_dict
+
+    for fig in _figures():
+        before = pio.to_json(fig, validate=False)
+        fast = style_figure_dict(fig, **kw)
+        slow = style_figure(fig, **kw)
+        assert json.loads(pio.to_json(fast, validate=False)) == json.loads(pio.to_json(slow, validate=False))
+        assert pio.to_json(fig, validate=False) == before  # the figure given is untouched
+        fast["layout"]["template"]["layout"]["font"]["size"] = 99  # the cached template is not shared
+        assert style_figure_dict(fig, **kw)["layout"]["template"]["layout"]["font"]["size"] == 16
+
+
+def test_audit_hashes_a_file_once_while_it_is_unchanged(tmp_path, monkeypatch):
+    import hashlib
+    import os
+
+    from vilwork import audit
+
+    p = tmp_path / "a.js"
+    p.write_text("var a = 1;", encoding="utf-8")
+    reads = []
+    real = hashlib.sha256
+    monkeypatch.setattr(hashlib, "sha256", lambda b=b"": reads.append(1) or real(b))
+    d = audit._sha256(p)
+    os.link(p, tmp_path / "b.js")  # a hard link (the batch's shared assets) is the same file
+    assert audit._sha256(tmp_path / "b.js") == d and len(reads) == 1
+    p.write_text("var a = 2;", encoding="utf-8")  # changed: hashed again
+    st = p.stat()
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert audit._sha256(p) == real(b"var a = 2;").hexdigest() and len(reads) == 2
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_pages_written_into_the_tab_look_as_after_a_navigation(tmp_path):
+    from PIL import Image, ImageChops
+
+    from vilwork.publish.cards import card_html
+    from vilwork.publish.model import Card
+
+    pages = []
+    for i, (head, value) in enumerate([("ตัวชี้วัด จปฐ. ที่ทุกคนผ่านเกณฑ์", "31/38"), ("คนที่ยังขาด 1 มิติ (TPMAP)", "77%")]):
+        p = tmp_path / f"card-{i}.html"
+        p.write_text(card_html(Card(head, "บ้านโนนไทร", value), kicker="บ้านโนนไทร", foot="vilwork"), encoding="utf-8")
+        pages.append(p)
+    b = B.get_browser()
+    written = []
+    real = B.DevToolsBrowser._write_page
+    monkey = lambda self, s, url: written.append(url) or real(self, s, url)  # noqa: E731
+    B.DevToolsBrowser._write_page = monkey
+    try:
+        fast = B.screenshots([(p, tmp_path / f"w{i}.png") for i, p in enumerate(pages)])
+    finally:
+        B.DevToolsBrowser._write_page = real
+    assert len(written) == 2
+    slow = []
+    for i, p in enumerate(pages):
+        b._shot_url = None  # force a navigation
+        slow.append(b.screenshot(p, tmp_path / f"n{i}.png"))
+    for f, s in zip(fast, slow):
+        with Image.open(f) as a, Image.open(s) as c:
+            assert ImageChops.difference(a.convert("RGB"), c.convert("RGB")).getbbox() is None

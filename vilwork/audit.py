@@ -321,11 +321,28 @@ def scan_file(path: Path, ids: Identifiers, rel: str) -> tuple[list[Hit], bool]:
     return hits, True
 
 
+#: SHA-256 of files by (device, inode, size, modification time): the shipped assets are hard
+#: links to one copy per batch, so each is read and hashed once per process, not once per village
+_DIGESTS: dict[tuple, str] = {}
+
+
+def _sha256(p: Path, st=None) -> str:
+    import hashlib
+
+    st = st or p.stat()
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    d = _DIGESTS.get(key)
+    if d is None:
+        d = hashlib.sha256(p.read_bytes()).hexdigest()
+        if len(_DIGESTS) > 10_000:
+            _DIGESTS.clear()
+        _DIGESTS[key] = d
+    return d
+
+
 def _shipped_assets() -> dict[int, set[str]]:
     """Size -> SHA-256 of the browser assets vilwork ships (plotly.js, reveal.js, Leaflet, fonts,
     CSS): an identical copy in a report is library code, not data, and is not scanned."""
-    import hashlib
-
     try:
         from .publish.assets import asset_sources
 
@@ -335,15 +352,15 @@ def _shipped_assets() -> dict[int, set[str]]:
     out: dict[int, set[str]] = {}
     for p in srcs:
         if p.is_file():
-            out.setdefault(p.stat().st_size, set()).add(hashlib.sha256(p.read_bytes()).hexdigest())
+            st = p.stat()
+            out.setdefault(st.st_size, set()).add(_sha256(p, st))
     return out
 
 
 def _is_shipped(p: Path, shipped: dict[int, set[str]]) -> bool:
-    import hashlib
-
-    digests = shipped.get(p.stat().st_size)
-    return bool(digests) and hashlib.sha256(p.read_bytes()).hexdigest() in digests
+    st = p.stat()
+    digests = shipped.get(st.st_size)
+    return bool(digests) and _sha256(p, st) in digests
 
 
 def audit_paths(ws: Workspace, paths, ids: Identifiers | None = None) -> AuditReport:
