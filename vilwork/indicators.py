@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 from . import atomic
 from .errors import DefinitionError, InputError, NoUsableDataError, OutputError
+from .locks import processed_lock
 from .log import get_logger
 from .registry import IndicatorSet, indicator_set, kchch2k_set
 from .rules import TARGET_CONDITIONS, check_target, health_values, rule_threshold
@@ -716,11 +717,17 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
 
 
 def _start_clean(ws: Workspace) -> None:
-    """Finish or discard what a killed ingest left, and remove temporary files of killed runs."""
-    if any((ws.processed / n).exists() for n in (".ingest-new", ".ingest-old")):
-        from .ingest import recover  # only then: importing ingest (pandera) takes a second
+    """Finish or discard what a killed ingest left, and remove temporary files of killed runs.
 
-        recover(ws)
+    Called under :func:`vilwork.locks.processed_lock`, which holds the ingest's lock, so the
+    ingest's own recovery runs here without taking it again (it would wait for this process).
+    """
+    if any((ws.processed / n).exists() for n in (".ingest-new", ".ingest-old")):
+        from .ingest import _recover_locked  # only then: importing ingest (pandera) takes a second
+
+        done = _recover_locked(ws)
+        if done:
+            log.warning("data/processed: an interrupted ingest was %s", done)
     atomic.remove_stale_tmp(ws.processed)
 
 
@@ -758,6 +765,9 @@ def compute_indicators(ws: Workspace, *, years: list[int] | None = None, threads
     dict
         level → path written (village, tambon, district, province).
 
+    Waits while another run of the engine or an ingest works on the workspace
+    (:func:`vilwork.locks.processed_lock`).
+
     Raises
     ------
     NoUsableDataError
@@ -765,7 +775,8 @@ def compute_indicators(ws: Workspace, *, years: list[int] | None = None, threads
     DefinitionError
         When a year has no indicator set, or records of a year need a threshold it lacks.
     """
-    return _compute(ws, years=years, threads=threads)[0]
+    with processed_lock(ws):
+        return _compute(ws, years=years, threads=threads)[0]
 
 
 def _compute(ws: Workspace, *, years: list[int] | None, threads: int | None, dims=None) -> tuple[dict[str, Path], list[_YearRows], dict[int, pd.DataFrame]]:
@@ -863,14 +874,24 @@ def compute_all(ws: Workspace, *, threads: int | None = None) -> ComputeSummary:
     """Indicators, TPMAP poverty, กชช. 2ค village levels, account and capital summaries.
 
     Optional inputs (``kchch2k.parquet``, ``accounts.parquet``, ``capital.parquet``) that are
-    missing are skipped with a note. Errors of the indicator engine propagate.
+    missing are skipped with a note. Errors of the indicator engine propagate. Waits while
+    another ``compute_all`` / ``compute_indicators`` or an ingest runs on the workspace
+    (:func:`vilwork.locks.processed_lock`).
     """
-    from .poverty import write_poverty
     from .registry import poverty_dimensions
 
-    t0 = time.perf_counter()
-    s = ComputeSummary()
     dims = poverty_dimensions()
+    with processed_lock(ws):
+        t0 = time.perf_counter()
+        s = _compute_all(ws, threads, dims)
+        s.seconds = time.perf_counter() - t0
+    return s
+
+
+def _compute_all(ws: Workspace, threads: int | None, dims) -> ComputeSummary:
+    from .poverty import write_poverty
+
+    s = ComputeSummary()
     paths, blocks, poverty_counts = _compute(ws, years=None, threads=threads, dims=dims)
     s.outputs.update({f"indicators_{k}": v for k, v in paths.items()})
     s.years = sorted({b.year for b in blocks})
@@ -896,7 +917,6 @@ def compute_all(ws: Workspace, *, threads: int | None = None) -> ComputeSummary:
             _remove_stale(ws, [f"{name}.parquet"])
         if note:
             s.notes.append(note)
-    s.seconds = time.perf_counter() - t0
     return s
 
 
