@@ -128,13 +128,26 @@ _CLASSIFIED_COLUMNS = ["category_key", "category", "source_key", "source", "indi
                        "failed", "pass_rate", "tambon_pass_rate", "aspect", "level", "level_name"]
 
 
+def _village_rows(v: Village, name: str) -> pd.DataFrame:
+    """The rows of processed table ``name`` whose ``village_code`` (else the first 8 characters
+    of ``house_code``) is the village's, compared as text as the callers did in pandas; filtered
+    by DuckDB, so a national table is not read whole on every call. All columns; no rows when
+    the table has neither column."""
+    cols = v.read(name, "false").columns  # the schema only
+    if "village_code" in cols:
+        return v.read(name, "CAST(village_code AS VARCHAR) = ?", [v.code])
+    if "house_code" in cols:
+        return v.read(name, "substr(CAST(house_code AS VARCHAR), 1, 8) = ?", [v.code])
+    return v.read(name, "false")
+
+
 def _kchch_levels(v: Village) -> tuple[pd.DataFrame, int | None]:
     """The village's กชช. 2ค indicator levels (indicator, level) in the latest data year up to the
     survey year, and that year; empty and None when there are none."""
     empty = pd.DataFrame(columns=["indicator", "level"])
     if not v.has("kchch2k.parquet"):
         return empty, None
-    df = v.read("kchch2k.parquet")
+    df = _village_rows(v, "kchch2k.parquet")
     if df.empty or "village_code" not in df.columns or "year" not in df.columns:
         return empty, None
     df = df[df["village_code"].astype(str) == v.code].copy()
@@ -311,7 +324,7 @@ def _ledger(v: Village) -> tuple[pd.DataFrame, int | None]:
     from accounts.parquet, else accounts_summary.parquet."""
     cols = ["month", "category", "income", "expense"]
     if v.has("accounts.parquet"):
-        df = v.read("accounts.parquet")
+        df = _village_rows(v, "accounts.parquet")
         if "village_code" in df.columns:
             df = df[df["village_code"].astype(str) == v.code]
         elif "house_code" in df.columns:
@@ -451,7 +464,7 @@ def capital_inventory(v: Village, raw: bool = False) -> CapitalInventory:
     """
     L = v.lang
     scols, icols = ["kind_key", "kind", "items", "value_baht"], ["kind_key", "kind", "name", "description", "quantity", "value_baht"]
-    df = v.read("capital.parquet") if v.has("capital.parquet") else pd.DataFrame()
+    df = _village_rows(v, "capital.parquet") if v.has("capital.parquet") else pd.DataFrame()
     if not df.empty and "village_code" in df.columns:
         df = df[df["village_code"].astype(str) == v.code]
     if df.empty or "kind" not in df.columns:
