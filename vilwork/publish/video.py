@@ -203,7 +203,7 @@ def render_video(card_pngs: Sequence[str | os.PathLike], captions: Sequence[str]
                             encoding="utf-8")
             jobs.append((page, tmpd / "frame-closing.png"))
             durations.append(CLOSING_SECONDS)
-        frames = screenshots(jobs, CARD_SIZE, CARD_SIZE)
+        frames = screenshots(jobs, CARD_SIZE, CARD_SIZE, fast_png=True)  # read back at once
         t_frames = time.perf_counter() - t0
         encode_frames(frames, durations, path, crf)
     log.info("wrote %s: %.0f s, %.2f MB in %.1f s (frames %.1f s)", path, sum(durations),
