@@ -190,3 +190,12 @@ def test_python_only(tmp_path):
     with pytest.raises(engine.EngineError, match="Python notebooks only"):
         pm.execute_notebook(str(src), str(tmp_path / "r-out.ipynb"), engine_name="vilwork", progress_bar=False,
                             kernel_name="ir")
+
+
+def test_a_table_in_the_process_duckdb_does_not_outlive_its_notebook(tmp_path):
+    run(notebook("from vilwork.sql import cursor\nwith cursor() as c: c.execute('CREATE TABLE left_by_a AS SELECT 1 AS x')"),
+        tmp_path, "a")
+    b = run(notebook("from vilwork.sql import cursor\nwith cursor() as c:\n"
+                     "    n = c.execute(\"SELECT count(*) FROM information_schema.tables WHERE table_name = 'left_by_a'\").fetchone()[0]\n"
+                     "n"), tmp_path, "b")
+    assert value(b, 0) == "0"

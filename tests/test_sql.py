@@ -29,3 +29,13 @@ def test_a_forked_child_opens_its_own_database(monkeypatch):
     with sql.cursor() as con:
         assert con.execute("SELECT 1").fetchall() == [(1,)]
     assert sql._DB is not db and sql._DB[0] == db[0] + 1
+
+
+def test_reset_gives_an_empty_database():
+    with sql.cursor() as con:
+        con.execute("CREATE TABLE left_behind AS SELECT 1 AS x")
+    with sql.cursor() as con:  # cursors share the database ...
+        assert con.execute("SELECT count(*) FROM left_behind").fetchall() == [(1,)]
+    sql.reset()
+    with sql.cursor() as con:  # ... until the engine resets it after a notebook
+        assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'left_behind'").fetchall() == [(0,)]

@@ -474,6 +474,9 @@ class WarmShell:
                 self.shell.reset(new_session=False)  # drop the notebook's objects now, not later
                 self._dirty = False
                 guard.restore()
+                from . import sql
+
+                sql.reset()  # the process's DuckDB: nothing a notebook put in it outlives it
                 self.notebooks_run += 1
 
     def run_cell(self, source: str) -> tuple[list, int, bool]:
