@@ -350,8 +350,9 @@ def _plotly_take(pio):
 
 
 def _plotly_put(pio, saved):
-    if saved is None:
-        return  # imported by the notebook: its import-time defaults are what a kernel has
+    if saved is None:  # imported by the notebook: back to what a fresh kernel's import gives
+        saved = (os.environ.get("PLOTLY_RENDERER") or "plotly_mimetype", "plotly")
+        pio._vilwork_parity = True
     pio.renderers.default, pio.templates.default = saved
 
 
