@@ -218,6 +218,11 @@ def test_person_output(ran):
     hh = pd.read_parquet(ws.processed / "households" / "year=2561" / "bmn2561_households_9901.parquet").set_index("source_row")
     assert pp.loc[2, "house_key"] == pp.loc[3, "house_key"] == hh.loc[2, "house_key"]
     assert pp.loc[11, "house_key"] == hh.loc[3, "house_key"]
+    # hh_id: the house key's 16 hex digits as a signed int64, the same for a household and its persons
+    assert str(pp["hh_id"].dtype) == str(hh["hh_id"].dtype) == "Int64"
+    assert hh.loc[2, "hh_id"] == int.from_bytes(bytes.fromhex(hh.loc[2, "house_key"]), "big", signed=True)
+    assert hh.loc[3, "hh_id"] == int.from_bytes(bytes.fromhex(hh.loc[3, "house_key"]), "big", signed=True)
+    assert pp.loc[2, "hh_id"] == pp.loc[3, "hh_id"] == hh.loc[2, "hh_id"] != hh.loc[3, "hh_id"] == pp.loc[11, "hh_id"]
     assert pp.loc[2, "q20"] == 1 and pd.isna(pp.loc[3, "q20"]) and pp.loc[11, "q20"] == 0
 
 

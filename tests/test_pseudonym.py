@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from vilwork.errors import KeyFileError
-from vilwork.pseudonym import KEY_ENV, key_path, load_key, mask_id, mask_value, pseudonymise
+from vilwork.pseudonym import KEY_ENV, key_path, load_key, mask_id, mask_value, pseudonym_ids, pseudonymise
 from vilwork.workspace import Workspace
 
 KEY_A = bytes(range(32))
@@ -36,6 +36,22 @@ def test_pseudonym_stable_per_key_and_different_across_keys():
     assert a1.index.tolist() == [7, 8, 9, 10]
     assert (a1.dropna() != b.dropna()).all()
     assert a1.dropna().str.fullmatch(r"[0-9a-f]{16}").all()
+
+
+def test_pseudonym_ids_read_the_hex_digits_as_a_signed_64_bit_integer():
+    keys = pd.Series(["0000000000000001", "000000000000ff00", "7fffffffffffffff", "8000000000000000",
+                      "ffffffffffffffff", None, "000000000000ff00"], index=list("abcdefg"))
+    ids = pseudonym_ids(keys)
+    # 0xff00 = 65280; 0x7fff... = 2**63 - 1; 0x8000... and 0xffff... wrap to -2**63 and -1
+    assert ids.tolist()[:5] == [1, 65280, 2**63 - 1, -(2**63), -1]
+    assert pd.isna(ids["f"]) and ids["g"] == ids["b"]
+    assert str(ids.dtype) == "Int64" and ids.index.tolist() == list("abcdefg")
+
+
+def test_pseudonym_ids_refuse_what_is_no_pseudonym():
+    for bad in ("00000000000000g1", "abc", "0123456789abcdef0"):
+        with pytest.raises(ValueError):
+            pseudonym_ids(pd.Series(["0123456789abcdef", bad]))
 
 
 def test_short_key_refused():

@@ -47,7 +47,7 @@ from .atomic import fsync_path, pause_point, remove_stale_tmp, replace_durably, 
 from .disclosure import neutralise_frame
 from .errors import DefinitionError, InputError, OutputError
 from .log import get_logger
-from .pseudonym import load_key, mask_id, mask_value, pseudonymise
+from .pseudonym import load_key, mask_id, mask_value, pseudonym_ids, pseudonymise
 from .readers import CHUNK_ROWS, TableSource, open_table
 from .schemas import (
     answer_columns,
@@ -688,6 +688,7 @@ class _Run:
             out = pd.DataFrame(index=typed.index)
             out["year"] = typed["year"]
             out["house_key"] = pseudonymise(typed["house_code"], self.key)
+            out["hh_id"] = pseudonym_ids(out["house_key"])  # the engine groups and joins on it
             for k, v in _codes_from_village(typed["village_code"]).items():
                 out[k] = v
             if "in_municipality" in typed:
@@ -733,6 +734,7 @@ class _Run:
             out["year"] = typed["year"]
             out["person_key"] = pseudonymise(typed["citizen_id"], self.key)
             out["house_key"] = pseudonymise(typed["house_code"], self.key)
+            out["hh_id"] = pseudonym_ids(out["house_key"])
             for k, v in _codes_from_village(typed["house_code"].str[:8]).items():
                 out[k] = v
             for c in ("sex", "birth_date", "health", "welfare_card", "birth_weight_g"):

@@ -709,11 +709,11 @@ def output_schema(table: str) -> pa_arrow.Schema:
     """The Parquet schema ingest writes for ``table`` (see docs/architecture.md, Processed layout)."""
     src = [("source_file", _S), ("source_row", _I64)]
     if table == "households":
-        fields = [("year", _I16), ("house_key", _S), *_CODES, ("in_municipality", pa_arrow.bool_()), ("members", _I64),
+        fields = [("year", _I16), ("house_key", _S), ("hh_id", _I64), *_CODES, ("in_municipality", pa_arrow.bool_()), ("members", _I64),
                   *[(q, _I8) for q in answer_columns("households")], *[(m, _F) for m in _MONEY],
                   ("income_total", _F), ("income_per_member", _F), *src]
     elif table == "persons":
-        fields = [("year", _I16), ("person_key", _S), ("house_key", _S), *_CODES, ("sex", _S), ("birth_date", pa_arrow.date32()),
+        fields = [("year", _I16), ("person_key", _S), ("house_key", _S), ("hh_id", _I64), *_CODES, ("sex", _S), ("birth_date", pa_arrow.date32()),
                   ("age_years", _I16), ("age_months", _I16), ("relation", _S), ("education", _S), ("occupation", _S),
                   ("health", _S), ("welfare_card", pa_arrow.bool_()), ("birth_weight_g", _F),
                   *[(q, _I8) for q in answer_columns("persons")], *src]
