@@ -12,9 +12,10 @@ with numpy into a temporary workspace, then times, in the same run:
 (b) the straightforward pandas implementation (``vilwork.rules``: official, member and group counts
     per village) on the same data read into memory (read time included);
 (c) the floor: one bare DuckDB scan of the columns the engine reads (the same files, the same
-    rows), one conditional count per column, grouped by village, over persons and households;
-    also the first benchmark's narrower floor, which scanned the rule items only (no household
-    key, ages, health or members), printed beside it.
+    rows), one conditional count per column, grouped by village, over persons and households
+    (the household key is ``hh_id``, the integer the engine joins on, written as ingest writes
+    it); also the first benchmark's narrower floor, which scanned the rule items only (no
+    household key, ages, health or members), printed beside it.
 
 It prints persons/second, the ratios engine/pandas and engine/floor (wall and CPU seconds), and
 the linear extrapolation to the national 36 M persons.
@@ -57,16 +58,21 @@ def _answers(rng: np.random.Generator, in_target: np.ndarray, p_pass: float) -> 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
-def _hex_keys(index: np.ndarray, salt: int) -> pa.Array:
-    """Distinct 16-hex-digit keys (what vilwork.pseudonym writes), one per index: a bijective
-    64-bit mix of (index, salt) printed in hex, built without Python strings."""
+def _mix(index: np.ndarray, salt: int) -> np.ndarray:
+    """A bijective 64-bit mix of (index, salt): distinct uint64 values that look random."""
     with np.errstate(over="ignore"):
         z = index.astype(np.uint64) + np.uint64(salt) * np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
+        return z ^ (z >> np.uint64(31))
+
+
+def _hex_keys(z: np.ndarray) -> pa.Array:
+    """The 16-hex-digit keys (what vilwork.pseudonym writes) of the 64-bit values ``z``, built
+    without Python strings; ``z`` as int64 is then the id ingest writes beside them
+    (``vilwork.pseudonym.pseudonym_ids``)."""
     b = z.astype(">u8").view(np.uint8).reshape(-1, 8)
-    chars = np.empty((len(index), 16), dtype=np.uint8)
+    chars = np.empty((len(z), 16), dtype=np.uint8)
     chars[:, 0::2], chars[:, 1::2] = _HEX[b >> 4], _HEX[b & 15]
     return pa.array(chars.view("S16").ravel(), type=pa.binary()).cast(pa.string())
 
@@ -108,11 +114,13 @@ def generate(root: Path, n_persons: int, year: int = 2561, seed: int = 7, chunk:
 def _chunk(rng, iset, year: int, hh_index: np.ndarray, hh_vcode: np.ndarray, members: np.ndarray, p0: int) -> tuple[pa.Table, pa.Table]:
     """One file's households and their persons, in the processed schema."""
     n_hh = len(hh_index)
-    keys = _hex_keys(hh_index, 1)
+    z = _mix(hh_index, 1)
+    keys, ids = _hex_keys(z), pa.array(z.view(np.int64))
     hv = pa.array(hh_vcode, type=pa.string())
     hcols: dict[str, pa.Array] = {
         "year": pa.array(np.full(n_hh, year, dtype="int16")),
         "house_key": keys,
+        "hh_id": ids,
         "village_code": hv,
         "tambon_code": pc.utf8_slice_codeunits(hv, 0, 6),
         "district_code": pc.utf8_slice_codeunits(hv, 0, 4),
@@ -136,8 +144,9 @@ def _chunk(rng, iset, year: int, hh_index: np.ndarray, hh_vcode: np.ndarray, mem
     pv = hv.take(pa.array(p_house))
     pcols: dict[str, pa.Array] = {
         "year": pa.array(np.full(n, year, dtype="int16")),
-        "person_key": _hex_keys(np.arange(p0, p0 + n), 2),
+        "person_key": _hex_keys(_mix(np.arange(p0, p0 + n), 2)),
         "house_key": keys.take(pa.array(p_house)),
+        "hh_id": ids.take(pa.array(p_house)),
         "village_code": pv,
         "tambon_code": pc.utf8_slice_codeunits(pv, 0, 6),
         "district_code": pc.utf8_slice_codeunits(pv, 0, 4),
@@ -182,19 +191,20 @@ def _pandas_reference(ws: Workspace, year: int) -> None:
     rules.village_group_counts(hh, ps, year)
 
 
-def floor_columns(year: int, unit: str, items_only: bool = False) -> list[str]:
+def floor_columns(year: int, unit: str, items_only: bool = False, key: str = "hh_id") -> list[str]:
     """The columns ``compute_indicators`` reads from the persons (``unit="person"``) or
-    households: the rule items, the target-group columns, the household key, and members
-    (households); ``village_code`` is the grouping key. ``items_only``: the rule items alone
-    (the floor of the first benchmark, which left out the other columns the engine reads)."""
+    households: the rule items, the target-group columns, the household key it joins on
+    (``key``: ``hh_id`` as ingest writes it, or ``house_key`` in a workspace made before it), and
+    members (households); ``village_code`` is the grouping key. ``items_only``: the rule items alone (the floor of the first benchmark, which left out
+    the other columns the engine reads)."""
     iset = indicator_set(year)
     items = list(iset.items(unit))
     if items_only:
         return items
     if unit == "household":
-        return ["house_key", "members", *items]
+        return [key, "members", *items]
     targets = sorted({rules.TARGET_CONDITIONS[c][0] for t in iset.targets.values() for c in t if rules.TARGET_CONDITIONS[c][0]})
-    return ["house_key", *targets, *items]
+    return [key, *targets, *items]
 
 
 def _floor(ws: Workspace, year: int, threads: int | None, items_only: bool = False) -> None:
@@ -202,16 +212,24 @@ def _floor(ws: Workspace, year: int, threads: int | None, items_only: bool = Fal
     engine reads (answers: ``= 1``; other columns: not null), grouped by village."""
     import duckdb
 
+    key = _join_key(ws, year)
     con = duckdb.connect()
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     for table, unit in (("persons", "person"), ("households", "household")):
         items = set(indicator_set(year).items(unit))
         cond = lambda c: f'"{c}" = 1' if c in items else f'"{c}" IS NOT NULL'  # noqa: E731
-        agg = ", ".join(f"SUM(CASE WHEN {cond(c)} THEN 1 ELSE 0 END)" for c in floor_columns(year, unit, items_only))
+        agg = ", ".join(f"SUM(CASE WHEN {cond(c)} THEN 1 ELSE 0 END)" for c in floor_columns(year, unit, items_only, key))
         src = (ws.processed / table / f"year={year}" / "**" / "*.parquet").as_posix()
         con.execute(f"SELECT village_code, {agg} FROM read_parquet('{src}', hive_partitioning = true) GROUP BY village_code").fetchall()
     con.close()
+
+
+def _join_key(ws: Workspace, year: int) -> str:
+    """The household key the engine joins on in ``ws``: ``hh_id`` when every file has it (a
+    workspace generated by an earlier version of this benchmark has ``house_key`` only)."""
+    files = [f for t in ("persons", "households") for f in (ws.processed / t / f"year={year}").rglob("*.parquet")]
+    return "hh_id" if all("hh_id" in pq.read_schema(f).names for f in files) else "house_key"
 
 
 def _timed(fn, repeat: int = 1) -> tuple[float, float]:

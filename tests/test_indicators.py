@@ -512,3 +512,69 @@ def test_fused_engine_equals_the_previous_query_structure(data, demo_ws, ws):
         for c in pov.columns:
             assert (pov[c].to_numpy() == household[c].to_numpy().astype("int64")).all(), (year, c)
         assert plain.filter(like="mf_").to_numpy().sum() > 0 and pov["poor_0"].sum() > 0  # not vacuous
+
+
+# ---------------------------------------------------------------------------------------------
+# the integer household id (hh_id) and workspaces ingested before it existed
+# ---------------------------------------------------------------------------------------------
+def _with_ids(hh: pd.DataFrame, ps: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The frames with 16-hex-digit house keys and the hh_id ingest writes beside them."""
+    from vilwork.pseudonym import pseudonym_ids, pseudonymise
+
+    out = []
+    for df in (hh, ps):
+        df = df.copy()
+        df["house_key"] = pseudonymise(df["house_key"], b"k" * 32)
+        df.insert(1, "hh_id", pseudonym_ids(df["house_key"]))
+        out.append(df)
+    return out[0], out[1]
+
+
+def _all_outputs(w: Workspace) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(w.processed.glob("*.parquet"))}
+
+
+def test_outputs_identical_with_and_without_hh_id(tmp_path):
+    """The engine joins on hh_id when every file has it, else on house_key (a workspace ingested
+    before hh_id existed, or one with a file without it): the same bytes in every output."""
+    from vilwork import indicators as ind
+
+    hh, ps = _with_ids(*random_frames(seed=5))
+    cases = {
+        "hh_id": (hh, ps),
+        "old": (hh.drop(columns="hh_id"), ps.drop(columns="hh_id")),
+        "mixed": (hh, ps),  # the second persons file lacks hh_id: its rows would get a null key
+    }
+    outputs, keys = {}, {}
+    for name, (h, p) in cases.items():
+        w = Workspace(tmp_path / name).ensure()
+        write(w, "households", h)
+        write(w, "persons", p.iloc[: len(p) // 2], name="part1")
+        write(w, "persons", p.iloc[len(p) // 2 :].drop(columns="hh_id") if name == "mixed" else p.iloc[len(p) // 2 :], name="part2")
+        con = ind.connect(w)
+        try:
+            keys[name] = ind.records_plan(con, w, Y)[0].key
+        finally:
+            ind._close(con, w)
+        compute_all(w)
+        outputs[name] = _all_outputs(w)
+    assert keys == {"hh_id": "hh_id", "old": "house_key", "mixed": "house_key"}
+    assert "poverty_village.parquet" in outputs["hh_id"] and len(outputs["hh_id"]) == 8
+    assert outputs["hh_id"] == outputs["old"] == outputs["mixed"]
+    v = pq.read_table(tmp_path / "hh_id" / "data" / "processed" / "indicators_village.parquet").to_pandas()
+    assert v["failed"].sum() > 0 and (v["unit"] == "member").any()  # not vacuous
+
+
+def test_poverty_alone_uses_hh_id_and_matches_compute_all(ws):
+    from vilwork.poverty import tpmap_poverty
+
+    hh, ps = _with_ids(*random_frames(seed=8))
+    write(ws, "households", hh)
+    write(ws, "persons", ps)
+    compute_all(ws)
+    before = {lv: (ws.processed / f"poverty_{lv}.parquet").read_bytes() for lv in LEVELS}
+    for lv in LEVELS:
+        (ws.processed / f"poverty_{lv}.parquet").unlink()
+    tpmap_poverty(ws)
+    assert {lv: (ws.processed / f"poverty_{lv}.parquet").read_bytes() for lv in LEVELS} == before
+

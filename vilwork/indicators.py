@@ -1,18 +1,20 @@
 """The indicator engine: จปฐ. indicators per village, tambon, district and province with DuckDB.
 
 The rules are compiled from the registry (``indicators.csv``, ``targets.yaml``,
-``thresholds.csv``) into SQL; nothing here knows what indicator 12 or 22 is. Per survey year, two
-queries, whatever the number of indicators:
+``thresholds.csv``) into SQL; nothing here knows what indicator 12 or 22 is. Per survey year, one
+scan of the persons and two queries, whatever the number of indicators:
 
-1. over the persons, per village, one conditional sum per person indicator gives the official
-   person counts;
-2. over persons and households: every person gets a status word (one ``CASE`` per person
-   indicator sets an "applies" bit and a "fails" bit); one ``GROUP BY`` household key ORs them
-   (the member convention: a household fails a person indicator when any target person fails),
-   joined once to the households, whose own indicators add their bits; the joined rows go
-   straight into per-village sums of household counts, member counts and group rows (and, for
-   :func:`compute_all`, the TPMAP poverty counts), each read from the status word by a shift
-   and a mask.
+0. every person gets a status word (one ``CASE`` per person indicator sets an "applies" bit and
+   a "fails" bit), kept with the household key and the village in a temporary table;
+1. from it, per village, one sum per person indicator gives the official person counts;
+2. one ``GROUP BY`` household key ORs the persons' words (the member convention: a household
+   fails a person indicator when any target person fails), joined once to the households, whose
+   own indicators add their bits; the joined rows go straight into per-village sums of
+   household counts, member counts and group rows (and, for :func:`compute_all`, the TPMAP
+   poverty counts). Every count is read from a status word by a shift and a mask.
+
+The household key is ``hh_id``, the integer ingest writes beside ``house_key``; workspaces
+ingested before it existed are joined on ``house_key`` (the same groups, a little slower).
 
 Villages that only have platform aggregates (``aggregates/``) get member rows from ``all``/``cnt``.
 Tambon, district and province rows are sums of the village rows (numpy, in output order).
@@ -310,23 +312,36 @@ def compile_rules(year: int, person_columns: Iterable[str], household_columns: I
     )
 
 
+def person_status_sql(plan: CompiledRules, person_files: list[str], person_columns: set[str], *,
+                      village: bool = False, welfare: bool = False) -> str:
+    """SQL: one row per person: the household key, ``village_code`` (with ``village``), the status
+    words ``c<w>`` of the person indicators and, with ``welfare``, ``w`` (1 for a welfare-card
+    holder, else 0)."""
+    cols = [_id(plan.key)] + (["village_code"] if village else []) + [f"{plan.status_word(plan.person, w)} AS c{w}" for w in range(plan.words)]
+    if welfare:
+        cols.append(f"{'CASE WHEN welfare_card THEN 1 ELSE 0 END' if 'welfare_card' in person_columns else '0'} AS w")
+    return f"SELECT {', '.join(cols)} FROM {_source(person_files)}"
+
+
 def house_masks_sql(plan: CompiledRules, person_files: list[str], person_columns: set[str],
-                    counts: Iterable[str] = ("n_persons", "n_welfare")) -> str:
+                    counts: Iterable[str] = ("n_persons", "n_welfare"), persons: str | None = None) -> str:
     """SQL: one row per household key from the persons: status words ``c<w>`` of the person
     indicators ORed over the household's persons (the member convention: applies when any target
     person answered, fails when any fails), and the ``counts`` asked for: ``n_persons``,
     ``n_welfare`` (welfare-card holders). Each count is one more aggregate per person (and
-    ``n_welfare`` one more column read), so the engine asks only for those it uses."""
+    ``n_welfare`` one more column read), so the engine asks only for those it uses.
+
+    ``persons``: a table of the persons' status already computed (:func:`person_status_sql`, with
+    ``welfare`` when ``n_welfare`` is asked for); by default they are computed from the files."""
     k = _id(plan.key)
     words = range(plan.words)
     counts = [c for c in ("n_persons", "n_welfare") if c in set(counts)]
     if not person_files:
-        cols = [f"CAST(NULL AS VARCHAR) AS {k}"] + [f"CAST(0 AS BIGINT) AS c{w}" for w in words] + [f"CAST(0 AS BIGINT) AS {c}" for c in counts]
+        cols = [f"CAST(NULL AS {_KEY_TYPES[plan.key]}) AS {k}"] + [f"CAST(0 AS BIGINT) AS c{w}" for w in words] + [f"CAST(0 AS BIGINT) AS {c}" for c in counts]
         return f"SELECT {', '.join(cols)} WHERE FALSE"
-    welfare = "CASE WHEN welfare_card THEN 1 ELSE 0 END" if "welfare_card" in person_columns else "0"
-    inner = [k] + [f"{plan.status_word(plan.person, w)} AS c{w}" for w in words] + ([f"{welfare} AS w"] if "n_welfare" in counts else [])
+    src = persons or f"({person_status_sql(plan, person_files, person_columns, welfare='n_welfare' in counts)})"
     aggs = [f"bit_or(c{w}) AS c{w}" for w in words] + [{"n_persons": "count(*) AS n_persons", "n_welfare": "sum(w) AS n_welfare"}[c] for c in counts]
-    return f"SELECT {k}, {', '.join(aggs)} FROM (SELECT {', '.join(inner)} FROM {_source(person_files)}) GROUP BY {k}"
+    return f"SELECT {k}, {', '.join(aggs)} FROM {src} GROUP BY {k}"
 
 
 def households_joined_sql(plan: CompiledRules, household_files: list[str], household_columns: set[str], hp: str = "hp", hp_columns: Iterable[str] = ()) -> str:
@@ -360,28 +375,40 @@ def records_plan(con: duckdb.DuckDBPyConnection, ws: Workspace, year: int) -> tu
     if not pfiles and not hfiles:
         return None
     pcols, hcols = _columns(con, pfiles), _columns(con, hfiles)
-    key = _join_key(pcols, hcols, year)
+    key = _join_key(pcols, hcols, year, pfiles + hfiles)
     return compile_rules(year, pcols, hcols, key), pfiles, hfiles, pcols, hcols
 
 
-def _join_key(pcols: set[str], hcols: set[str], year: int) -> str:
+#: Household keys the persons and households may share, in order of preference, and their SQL types.
+_KEY_TYPES = {"hh_id": "BIGINT", "house_key": "VARCHAR", "house_code": "VARCHAR"}
+
+
+def _join_key(pcols: set[str], hcols: set[str], year: int, files: list[str] = ()) -> str:
+    """``hh_id`` (ingest's integer household id: grouping and joining on it costs less than on the
+    16-character ``house_key`` it is read from) when every one of ``files`` has it as an integer;
+    else ``house_key`` (workspaces ingested before ``hh_id`` existed: the same groups), else
+    ``house_code``. A file without ``hh_id`` among files with it would give its rows a null key
+    (``union_by_name``), hence every file."""
+    if files and all(_has_int_column(f, "hh_id") for f in files):
+        return "hh_id"
     for k in ("house_key", "house_code"):
         if (k in pcols or not pcols) and (k in hcols or not hcols):
             return k
-    raise InputError(f"survey year {year}: persons and households share no household key (house_key or house_code)")
+    raise InputError(f"survey year {year}: persons and households share no household key (hh_id, house_key or house_code)")
+
+
+def _has_int_column(path: str, name: str) -> bool:
+    """``path`` (Parquet) has an integer column ``name`` (read from the footer only)."""
+    schema = pq.read_schema(path)
+    i = schema.get_field_index(name)
+    return i >= 0 and pa.types.is_integer(schema.field(i).type)
 
 
 # ============================================================================================
 # one survey year: village counts (DuckDB) → dense village × row-template matrices (numpy)
 # ============================================================================================
-_PACK = 2**26  # two counts share one DOUBLE sum: low + high * 2**26, exact while each stays below 2**26
 _BITPAIR = 1 | (1 << _FAIL_SHIFT)  # a status word shifted right by k, masked: applies + fails * 2**31
 _BITPAIR_LIMIT = 2**22  # ... summed as DOUBLE, exact while a village's total stays below 2**22
-
-
-def _pair(outer: str, inner: str, weight: str = "1.0") -> str:
-    """SQL: the packed pair (count where ``outer``, count where ``outer AND inner``), weighted."""
-    return f"sum(CASE WHEN {outer} THEN (CASE WHEN {inner} THEN {weight} * {_PACK + 1}.0 ELSE {weight} END) ELSE 0.0 END)"
 
 
 def _bitpair(plan: CompiledRules, i: int, weight: str | None = None) -> str:
@@ -398,13 +425,6 @@ def _anypair(applies: str, fails: str, weight: str | None = None) -> str:
     return f"sum({e} * {weight})" if weight else f"sum({e})"
 
 
-def _unpack(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(low, high) counts of a :func:`_pair` sum."""
-    t = np.rint(np.asarray(total, dtype="float64")).astype(np.int64)
-    high = t // _PACK
-    return t - high * _PACK, high
-
-
 def _unpack_bits(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(applies, fails) counts of a :func:`_bitpair` / :func:`_anypair` sum."""
     t = np.rint(np.asarray(total, dtype="float64")).astype(np.int64)
@@ -419,9 +439,11 @@ class _Records:
 
 
 def _records_pass(con: duckdb.DuckDBPyConnection, ws: Workspace, year: int, *, indicators: bool = True, dims=None) -> _Records | None:
-    """Village counts of ``year``'s records in two queries (None without records).
+    """Village counts of ``year``'s records (None without records).
 
-    1. per village, one pass over the persons: official person counts (``s_<i>``/``p_<i>``);
+    0. when both queries below need the persons, their status (:func:`person_status_sql`:
+       household key, village, status words) is computed once, into a temporary table;
+    1. per village, over the persons' status: official person counts (``s_<i>``/``p_<i>``);
     2. one query over the households: the persons' status words ORed per household
        (``GROUP BY`` the household key), joined once to the households, and summed per village
        straight from the join: household and member counts and group rows (``s_<i>``/``p_<i>``
@@ -430,20 +452,29 @@ def _records_pass(con: duckdb.DuckDBPyConnection, ws: Workspace, year: int, *, i
        dimensions), the TPMAP counts.
 
     Two counts share one DOUBLE sum: the conditional sums, not the scans, are the cost of a
-    grouped DuckDB aggregate. The persons' pairs are :func:`_pair` (exact below 2**26 a
-    village); the households' are :func:`_bitpair`, read from the status word without a
-    ``CASE`` (exact below 2**22 households and members a village; both are checked).
+    grouped DuckDB aggregate. Both are :func:`_bitpair`, read from the status word without a
+    ``CASE`` (exact below 2**22 persons, households and members a village; checked).
     """
     found = records_plan(con, ws, year)
     if found is None:
         return None
     plan, pfiles, hfiles, pcols, hcols = found
     out = _Records(plan, None, None)
-    if indicators:
-        pv = _person_counts(con, plan, year, pfiles)
     if dims is not None:
         _check_dimensions(plan, year, dims)
-    hv = _household_counts(con, plan, year, pfiles, pcols, hfiles, hcols, indicators=indicators, dims=dims) if hfiles else None
+    status = None
+    if indicators and pfiles and hfiles and plan.person:
+        # one scan and one evaluation of the person rules for both queries: writing three
+        # integer-sized columns costs less than reading the persons and evaluating the rules again
+        # (with the 16-character house_key as the key it did not)
+        status = _STATUS_TABLE
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {status} AS {person_status_sql(plan, pfiles, pcols, village=True, welfare=dims is not None)}")
+    try:
+        pv = _person_counts(con, plan, year, pfiles, pcols, status) if indicators else {}
+        hv = _household_counts(con, plan, year, pfiles, pcols, hfiles, hcols, indicators=indicators, dims=dims, status=status) if hfiles else None
+    finally:
+        if status:
+            con.execute(f"DROP TABLE IF EXISTS {status}")
     if indicators:
         out.wide = _wide(pv, hv[0] if hv else {})
     if dims is not None and hv is not None:
@@ -451,21 +482,23 @@ def _records_pass(con: duckdb.DuckDBPyConnection, ws: Workspace, year: int, *, i
     return out
 
 
-def _person_counts(con, plan: CompiledRules, year: int, pfiles: list[str]) -> dict[str, np.ndarray]:
-    """Official person counts by the person's village: one pass over the persons.
+_STATUS_TABLE = "vilwork_person_status"
 
-    (A second scan of the persons, beside the one grouped by household: materialising their
-    status for both uses, or grouping both ways at once, costs more.)
-    """
+
+def _person_counts(con, plan: CompiledRules, year: int, pfiles: list[str], pcols: set[str], status: str | None = None) -> dict[str, np.ndarray]:
+    """Official person counts by the person's village, from the persons' status words (the table
+    ``status`` of :func:`person_status_sql` with ``village``, else computed from the files)."""
     if not (pfiles and plan.person):
         return {}
-    cols = ", ".join(f"{_pair(plan.applies[i], plan.ok[i])} AS sp_{i}" for i in plan.person)
-    pv = con.execute(f"SELECT village_code, count(*) AS n, {cols} FROM {_source(pfiles)} WHERE village_code IS NOT NULL GROUP BY village_code").fetchnumpy()
-    if len(pv["n"]) and pv["n"].max() >= _PACK:
+    src = status or f"({person_status_sql(plan, pfiles, pcols, village=True)})"
+    cols = ", ".join(f"{_bitpair(plan, i)} AS sf_{i}" for i in plan.person)
+    pv = con.execute(f"SELECT village_code, count(*) AS n, {cols} FROM {src} WHERE village_code IS NOT NULL GROUP BY village_code").fetchnumpy()
+    if len(pv["n"]) and pv["n"].max() >= _BITPAIR_LIMIT:
         raise InputError(f"survey year {year}: a village code has {pv['n'].max():,} person rows; that is no village (check village_code)")
     res = {"village_code": _codes(pv["village_code"])}
     for i in plan.person:
-        res[f"s_{i}"], res[f"p_{i}"] = _unpack(pv[f"sp_{i}"])
+        s_, f_ = _unpack_bits(pv[f"sf_{i}"])
+        res[f"s_{i}"], res[f"p_{i}"] = s_, s_ - f_
     return res
 
 
@@ -478,7 +511,7 @@ def _check_dimensions(plan: CompiledRules, year: int, dims) -> None:
 
 
 def _household_counts(con, plan: CompiledRules, year: int, pfiles: list[str], pcols: set[str], hfiles: list[str], hcols: set[str], *,
-                      indicators: bool, dims) -> tuple[dict[str, np.ndarray], pd.DataFrame | None]:
+                      indicators: bool, dims, status: str | None = None) -> tuple[dict[str, np.ndarray], pd.DataFrame | None]:
     """Per household village: indicator counts (``indicators``) and TPMAP poverty counts (``dims``).
 
     One query: the households joined to their persons' status words (:func:`house_masks_sql`,
@@ -507,7 +540,7 @@ def _household_counts(con, plan: CompiledRules, year: int, pfiles: list[str], pc
     joined = households_joined_sql(plan, hfiles, hcols, hp_columns=extra)
     need = extra + ([] if "members" in hcols else ["n_persons"])  # m falls back to the persons counted
     hv = con.execute(
-        f"WITH hp AS ({house_masks_sql(plan, pfiles, pcols, need)}) "
+        f"WITH hp AS ({house_masks_sql(plan, pfiles, pcols, need, persons=status)}) "
         f"SELECT village_code, {', '.join(aggs)} FROM (SELECT *, CAST(m AS DOUBLE) AS md FROM ({joined})) "
         "WHERE village_code IS NOT NULL GROUP BY village_code"
     ).fetchnumpy()
