@@ -578,3 +578,22 @@ def test_poverty_alone_uses_hh_id_and_matches_compute_all(ws):
     tpmap_poverty(ws)
     assert {lv: (ws.processed / f"poverty_{lv}.parquet").read_bytes() for lv in LEVELS} == before
 
+
+def test_previous_output_is_read_only_when_it_has_other_years(tmp_path):
+    """Recomputing a year keeps the other years' rows of the previous output; a file whose footer
+    shows only the years being recomputed (or is unsure) decides without reading the rows."""
+    import pyarrow as pa
+
+    from vilwork.indicators import _only_years
+
+    def file(name, years, row_group_size=None):
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(pa.table({"year": pa.array(years, pa.int16())}), path, row_group_size=row_group_size)
+        return path
+
+    assert _only_years(file("one", [2561, 2561]), [2561])
+    assert _only_years(file("two", [2561, 2562], row_group_size=1), [2561, 2562])
+    assert not _only_years(file("other", [2561, 2562]), [2561])
+    assert not _only_years(file("gap", [2560, 2562]), [2560, 2562])  # 2561 could lie between min and max
+    assert not _only_years(file("null", [2561, None]), [2561])
+    assert not _only_years(tmp_path / "missing.parquet", [2561])

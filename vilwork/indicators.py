@@ -764,9 +764,26 @@ def _start_clean(ws: Workspace) -> None:
     atomic.remove_stale_tmp(ws.processed)
 
 
+def _only_years(path: Path, years: list[int]) -> bool:
+    """True when the footer's statistics show that every row of ``path`` is of one of ``years``
+    (nothing to keep: recomputing a year need not read the previous output); False when unsure."""
+    try:
+        meta = pq.ParquetFile(path).metadata
+        col = meta.schema.to_arrow_schema().get_field_index("year")
+        if col < 0:
+            return False
+        for g in range(meta.num_row_groups):
+            st = meta.row_group(g).column(col).statistics
+            if st is None or not st.has_min_max or st.null_count != 0 or not set(range(int(st.min), int(st.max) + 1)) <= set(years):
+                return False
+    except (OSError, pa.ArrowException):
+        return False  # unreadable: read_table says why
+    return True
+
+
 def _with_other_years(new: pa.Table, path: Path, years: list[int]) -> pa.Table:
     """``new`` plus the rows of other years already in ``path``, year-major (each block keeps its order)."""
-    if not path.exists():
+    if not path.exists() or _only_years(path, years):
         return new
     old = pq.read_table(path)
     keep = pc.invert(pc.is_in(old["year"], value_set=pa.array(years, type=old.schema.field("year").type)))
