@@ -147,3 +147,44 @@ def test_file_lock_refuses_without_waiting_and_is_reentrant_in_a_thread(tmp_path
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     finally:
         os.close(fd)
+
+
+def test_a_first_ever_ingest_waits_for_a_running_indicators_run(demo, tmp_path):
+    """A workspace whose processed tables were put there without ingest has no ``.ingest.lock``:
+    an ingest started during an indicators run there waits on the folder before it creates it."""
+    ws = Workspace(tmp_path / "copy")
+    shutil.copytree(demo.root, ws.root)
+    (ws.processed / INGEST_LOCK).unlink()
+    _take_turns(ws, tmp_path, ("indicators", "indicators:write:indicators_village.parquet"), "ingest")
+    assert (ws.processed / INGEST_LOCK).exists()  # ingest made its own lock file afterwards
+
+
+def test_poverty_alone_waits_for_a_running_indicators_run(demo, tmp_path):
+    """``tpmap_poverty`` takes the workspace like ``compute_all``: while another run holds it (here a
+    thread, which the lock turns away as it would another process) nothing is read or written."""
+    from vilwork.poverty import tpmap_poverty
+
+    ws = Workspace(tmp_path / "copy")
+    shutil.copytree(demo.root, ws.root)
+    for lv in LEVELS:
+        (ws.processed / f"poverty_{lv}.parquet").unlink()
+    held, release, done = threading.Event(), threading.Event(), []
+
+    def holder():
+        with processed_lock(ws):
+            held.set()
+            release.wait(30)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    try:
+        assert held.wait(30)
+        u = threading.Thread(target=lambda: done.append(tpmap_poverty(ws)))
+        u.start()
+        time.sleep(1.5)
+        assert not done and not (ws.processed / "poverty_village.parquet").exists()
+    finally:
+        release.set()
+        t.join()
+    u.join(120)
+    assert done and set(done[0]) == set(LEVELS) and (ws.processed / "poverty_village.parquet").exists()

@@ -27,7 +27,6 @@ reported as refused. For every file and in total, rows in = accepted + quarantin
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
 import re
@@ -46,6 +45,7 @@ from . import registry
 from .atomic import fsync_path, pause_point, remove_stale_tmp, replace_durably, tmp_path, write_parquet_atomic, write_text_atomic
 from .disclosure import neutralise_frame
 from .errors import DefinitionError, InputError, OutputError
+from .locks import INGEST_LOCK, processed_lock
 from .log import get_logger
 from .pseudonym import load_key, mask_id, mask_value, pseudonym_ids, pseudonymise
 from .readers import CHUNK_ROWS, TableSource, open_table
@@ -72,7 +72,7 @@ OWNED = ("households", "persons", "aggregates", "kchch2k.parquet", "accounts.par
 STAGE = ".ingest-new"      # the run being written (invisible to readers until published)
 _OLD = ".ingest-old"       # previous outputs on their way out during publishing
 _COMMIT = ".complete"      # in STAGE: the run is whole on disk and may be published
-_LOCK = ".ingest.lock"
+_LOCK = INGEST_LOCK  # ingest's own lock file (see vilwork.locks)
 _LEGACY = (".ingest-tmp",)  # scratch folder of earlier versions
 DATA_SUFFIXES = {".csv", ".tsv", ".xlsx", ".xlsm", ".xls"}
 QUARANTINE_COLUMNS = ["file", "row", "column", "value", "rule", "message"]
@@ -1028,32 +1028,6 @@ def publish_staged(ws: Workspace) -> bool:
     return True
 
 
-class _Lock:
-    """An exclusive lock on the workspace's ingest (``data/processed/.ingest.lock``), freed when the process dies."""
-
-    def __init__(self, ws: Workspace, *, wait: bool):
-        self.path = ws.processed / _LOCK
-        self.wait = wait
-        self.fd: int | None = None
-
-    def __enter__(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            os.close(self.fd)
-            self.fd = None
-            return False
-        return True
-
-    def __exit__(self, *exc) -> None:
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-
-
 def _recover_locked(ws: Workspace) -> str | None:
     processed = ws.processed
     done = None
@@ -1088,7 +1062,7 @@ def recover(ws: Workspace) -> str | None:
         for folder in (ws.processed, *(ws.processed / n for n in ("households", "persons", "aggregates"))):
             remove_stale_tmp(folder, recursive=folder != ws.processed)
         return None
-    with _Lock(ws, wait=False) as locked:
+    with processed_lock(ws, "ingest", wait=False) as locked:
         if not locked:
             return None
         done = _recover_locked(ws)
@@ -1159,7 +1133,7 @@ def ingest(ws: Workspace, *, places_required: bool | None = None, chunk_rows: in
         ws.processed.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise _output_error(e) from None
-    with _Lock(ws, wait=True):
+    with processed_lock(ws, "ingest"):  # waits for a running ingest or indicators run
         _recover_locked(ws)
         try:
             return _ingest_locked(ws, key, chunk_rows, detected, skipped, check_places, places_required, places_csv)

@@ -1,20 +1,21 @@
 """Workspace locks: an exclusive ``fcntl.flock`` that the kernel frees when its holder dies.
 
-:func:`processed_lock` is the lock of the commands that write ``data/processed``:
+:func:`processed_lock` is the lock of the commands that write ``data/processed``: each holds
+``data/processed`` itself and ``data/processed/.ingest.lock``, in that order, so they take turns:
 
-* ``vilwork ingest`` holds ``data/processed/.ingest.lock`` (``vilwork.ingest``);
-* ``vilwork indicators`` holds ``data/processed`` itself, so two runs on one workspace take turns,
-  and ``.ingest.lock`` too, so it never reads tables an ingest is publishing and an ingest never
-  replaces them under it.
+* two ``vilwork indicators`` (or ``tpmap_poverty``) runs on one workspace never share
+  ``.duckdb_tmp`` or write the same outputs;
+* indicators never read tables an ingest is publishing, and an ingest never replaces them under
+  a run; an ingest waits for a running indicators run even on a workspace it has never written
+  to (it waits on the folder before it creates ``.ingest.lock``);
+* ``.ingest.lock`` is also what ingests of earlier versions locked, alone.
 
 Indicators wait rather than refuse: a run is deterministic from the published tables, so the
 second one simply recomputes what the first wrote (or what an ingest that ran in between
 changed), and a script that runs ``vilwork indicators`` does not fail because of a neighbour.
 
-No lock file is created for the indicators' own turn (the folder is locked), and ``.ingest.lock``
-is locked only where it exists: a workspace that ingest never wrote to has none, and nothing
-there can be torn by an ingest that has not started. (An ingest started for the first time
-*during* an indicators run on such a workspace is not held off.)
+No lock file is created for the indicators' own turn (the folder is locked): they lock
+``.ingest.lock`` only where it exists, and only ingest creates it.
 """
 from __future__ import annotations
 
@@ -126,9 +127,13 @@ class FileLock:
 
 
 @contextmanager
-def processed_lock(ws: Workspace, command: str = "indicators"):
-    """Hold ``data/processed`` for a run of ``command`` that reads and writes it, waiting for any
-    other run of it and for a running ingest (see the module docstring)."""
+def processed_lock(ws: Workspace, command: str = "indicators", *, wait: bool = True):
+    """Hold ``data/processed`` for a run of ``command`` (``indicators``, ``poverty``, ``ingest``)
+    that reads or writes it, waiting for any other such run (see the module docstring).
+
+    Yields True once held; with ``wait=False``, False at once when another run holds it (and
+    nothing is held). Only ``command="ingest"`` creates ``.ingest.lock``.
+    """
     ws.processed.mkdir(parents=True, exist_ok=True)
     said = []
 
@@ -136,12 +141,13 @@ def processed_lock(ws: Workspace, command: str = "indicators"):
         if not said:
             said.append(True)
             log.warning(
-                "รอ: มี vilwork %s หรือ ingest อีกงานหนึ่งกำลังทำงานกับพื้นที่ทำงานนี้ จะเริ่มเมื่องานนั้นเสร็จ / "
-                "waiting: another `vilwork %s` or `vilwork ingest` is running on this workspace (%s); "
-                "this run starts when it ends", command, command, ws.processed)
+                "รอ: มี vilwork indicators หรือ ingest อีกงานหนึ่งกำลังทำงานกับพื้นที่ทำงานนี้ จะเริ่มเมื่องานนั้นเสร็จ / "
+                "waiting: another `vilwork indicators` or `vilwork ingest` is running on this workspace (%s); "
+                "this %s run starts when it ends", ws.processed, command)
 
     with ExitStack() as stack:
-        stack.enter_context(FileLock(ws.processed, wait=True, on_wait=waiting))
-        stack.enter_context(FileLock(ws.processed / INGEST_LOCK, wait=True, create=False, on_wait=waiting))
-        pause_point(f"{command}:locked")  # test hook: the run holds the workspace
-        yield
+        held = stack.enter_context(FileLock(ws.processed, wait=wait, on_wait=waiting)) and stack.enter_context(
+            FileLock(ws.processed / INGEST_LOCK, wait=wait, create=command == "ingest", on_wait=waiting))
+        if held:
+            pause_point(f"{command}:locked")  # test hook: the run holds the workspace
+        yield held

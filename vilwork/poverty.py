@@ -32,10 +32,12 @@ from .indicators import (
     _lit,
     _records_pass,
     _source,
+    _start_clean,
     connect,
     survey_years,
     write_parquet_atomic,
 )
+from .locks import processed_lock
 from .log import get_logger
 from .registry import Dimension, alkire_foster_settings, poverty_dimensions
 from .workspace import Workspace, check_village_code
@@ -180,7 +182,8 @@ def tpmap_poverty(ws: Workspace, *, years: list[int] | None = None, threads: int
     poor, share (poor / persons), target_poor (poor and holding a welfare card). Higher levels are
     sums of the village rows. Villages with platform aggregates only have no rows (the platform
     does not publish the households' failures). :func:`vilwork.indicators.compute_all` computes
-    the same in its indicator pass.
+    the same in its indicator pass. Waits while another indicators run or an ingest works on the
+    workspace (:func:`vilwork.locks.processed_lock`).
 
     Returns
     -------
@@ -188,18 +191,20 @@ def tpmap_poverty(ws: Workspace, *, years: list[int] | None = None, threads: int
         level → path; empty when no year has household records (nothing is written).
     """
     dims = poverty_dimensions()
-    todo = sorted(years) if years is not None else survey_years(ws, ("households",))
-    t0 = time.perf_counter()
-    con = connect(ws, threads)
-    counts = {}
-    try:
-        for y in todo:
-            rec = _records_pass(con, ws, int(y), indicators=False, dims=dims)
-            if rec is not None and rec.poverty is not None:
-                counts[int(y)] = rec.poverty
-    finally:
-        _close(con, ws)
-    out = write_poverty(ws, counts, dims)
+    with processed_lock(ws, "poverty"):  # as compute_all: takes turns with it and with ingest
+        _start_clean(ws)
+        todo = sorted(years) if years is not None else survey_years(ws, ("households",))
+        t0 = time.perf_counter()
+        con = connect(ws, threads)
+        counts = {}
+        try:
+            for y in todo:
+                rec = _records_pass(con, ws, int(y), indicators=False, dims=dims)
+                if rec is not None and rec.poverty is not None:
+                    counts[int(y)] = rec.poverty
+        finally:
+            _close(con, ws)
+        out = write_poverty(ws, counts, dims)
     log.info("poverty for %s in %.1f s", ", ".join(map(str, todo)), time.perf_counter() - t0)
     return out
 
