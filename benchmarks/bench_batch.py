@@ -21,7 +21,7 @@ measurement (the machine is shared: a busy neighbour inflates both), and the CPU
 used (load-independent). It checks that both produced the same files for every village.
 
 ``--profile K`` runs K villages in this process on the warm engine and breaks the time of a
-village down by stage and, inside stage 4, by renderer (documents, SVG chart export, WeasyPrint,
+village down by stage and, inside stage 4, by renderer (documents, SVG chart export, the PDF,
 HTML, slides, map, cards and video frames via the persistent Chromium, ffmpeg), wall and CPU
 seconds (CPU includes child processes, live ones too: the persistent Chromium, ffmpeg).
 """
@@ -234,7 +234,7 @@ def profile(root: Path, codes: list[str]) -> list[dict]:
     for mod, name, label in [(km, "vdr_document", "documents"), (km, "tdr_document", "documents"),
                              (km, "km_document", "documents"), (P, "install_assets", "assets"),
                              (M, "render_map", "map.html (folium)"), (M, "render_static_map", "map.svg (plotly)"),
-                             (H, "render_html", "html pages"), (PDF, "render_pdf", "km.pdf (WeasyPrint+charts)"),
+                             (H, "render_html", "html pages"), (PDF, "render_pdf", "km.pdf (print+charts)"),
                              (S, "render_slides", "slides.html"), (C, "render_cards", "cards (Chromium)"),
                              (V, "render_video", "video (frames+ffmpeg)")]:
         setattr(mod, name, timed(label, getattr(mod, name)))

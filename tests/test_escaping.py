@@ -86,6 +86,20 @@ def test_card_html_escapes(tmp_path):
 
 
 
+def test_pdf_page_css_strings_cannot_end_the_style_sheet():
+    """The running header and footer are CSS strings (``content: "…"``), where HTML escaping does
+    not apply: a title or part name with quotes, backslashes or ``</style>`` stays inside them."""
+    from vilwork.publish.html import css_string
+    from vilwork.publish.pdf import _html
+
+    assert str(css_string('a"b\\c</style>\nd')) == 'a\\22 b\\5c c\\3c /style\\3e \\a d'
+    for engine in ("chromium", "weasyprint"):
+        html = _html(_document(), [{"id": "1", "title": f"ส่วน {SCRIPT}", "level": 1, "blocks": []}], engine)
+        style = html[: html.index("</style>")]
+        assert "<script" not in style and "</script" not in style and "<img" not in style
+        assert html.count("</style>") == 1 and "<script>alert" not in html
+
+
 @pytest.mark.slow
 def test_pdf_shows_hostile_text_literally(tmp_path):
     from vilwork import publish

@@ -264,13 +264,27 @@ def skeleton(text: str) -> str:
     return _MARKS.sub("", text.replace("\u0e33", "\u0e32"))
 
 
+def _chromium_or_skip(engine: str) -> str:
+    if engine == "chromium":
+        from vilwork.publish.browser import find_chromium
+
+        try:
+            find_chromium()
+        except Exception as e:  # noqa: BLE001
+            pytest.skip(f"no Chromium: {e}")
+    return engine
+
+
 @pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils not installed")
-def test_pdf_has_thai_part_titles_toc_numbers_and_pages(tmp_path):
+@pytest.mark.parametrize("engine", ["chromium", "weasyprint"])
+def test_pdf_has_thai_part_titles_toc_numbers_and_pages(tmp_path, engine):
+    """Both PDF engines: Chromium (the default, in the process's persistent browser) and
+    WeasyPrint (the fallback) give the same parts, contents page numbers, headers and footers."""
     from vilwork.publish.pdf import render_pdf
 
     big = pd.DataFrame({"ตัวชี้วัด": [f"ตัวชี้วัดที่ {i}" for i in range(80)], "ผ่าน": range(80)})
     doc = small_doc(village="บ้านหนองบัว", extra=[Table(big, caption="ตารางยาว")])
-    pdf = render_pdf(doc, tmp_path / "km.pdf")
+    pdf = render_pdf(doc, tmp_path / "km.pdf", engine=_chromium_or_skip(engine))
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
     pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
     assert pages > 1
@@ -282,7 +296,7 @@ def test_pdf_has_thai_part_titles_toc_numbers_and_pages(tmp_path):
         assert skeleton(title) in whole, title
     # the table of contents gives the page the part starts on
     toc = skeleton(texts[1])
-    m = re.search(skeleton("ส่วนที่ 3 ภาคผนวก") + r"\.+(\d+)", toc)
+    m = re.search(skeleton("ส่วนที่ 3 ภาคผนวก") + r"\.*(\d+)", toc)
     assert m, toc[:300]
     part3_page = next(i for i, t in enumerate(texts, 1) if i > 2 and skeleton("ภาพกิจกรรม") in skeleton(t))
     assert int(m.group(1)) == part3_page
@@ -294,3 +308,10 @@ def test_pdf_has_thai_part_titles_toc_numbers_and_pages(tmp_path):
                    or skeleton("ตัวชี้วัดที่ 79") in skeleton(t) or skeleton("ตัวชี้วัดที่ 0") in skeleton(t)]
     assert len(table_pages) >= 2
     assert all(header.search(skeleton(texts[i - 1])) for i in table_pages), table_pages
+    # the running header: the document's title, and the part's title on a page the part does not start on
+    assert skeleton(doc.title) in skeleton(texts[table_pages[-1] - 1])
+    part2 = skeleton("ส่วนที่ 2 การพัฒนาหมู่บ้านเป็นหมู่บ้านสารสนเทศ")
+    part2_first = next(i for i, t in enumerate(texts, 1) if i > 2 and part2 in skeleton(t))
+    assert table_pages[-1] > part2_first
+    assert part2 in skeleton(texts[table_pages[-1] - 1])
+    assert skeleton(doc.title) not in skeleton(texts[0].split("ทดสอบ")[-1])  # no header on the cover

@@ -63,7 +63,7 @@ LEDGER_FIELDS = ("village", "status", "started", "finished", "seconds", "input_h
                  "stage_seconds", "worker", "report_id")
 OK, FAILED, QUEUED = "ok", "failed", "queued"
 #: libraries whose version is part of every input hash (a new WeasyPrint may draw differently).
-HASHED_LIBRARIES = ("pandas", "duckdb", "plotly", "kaleido", "weasyprint", "folium", "geopandas",
+HASHED_LIBRARIES = ("pandas", "duckdb", "plotly", "kaleido", "weasyprint", "pypdf", "folium", "geopandas",
                     "papermill", "nbformat", "ipykernel", "pythainlp", "jinja2", "imageio-ffmpeg")
 #: processed files that no report reads (rewritten by every ingest; not part of any hash).
 UNREAD_PROCESSED = ("ingest_summary.json", "quarantine.csv")
@@ -165,7 +165,27 @@ def library_hash(hashes: _FileHashes | None = None) -> str:
             versions[name] = version(name)
         except PackageNotFoundError:
             versions[name] = None
-    return _sha("library", hashes.tree(pkg), versions, sys.version_info[:2])
+    return _sha("library", hashes.tree(pkg), versions, _chromium_identity(), sys.version_info[:2])
+
+
+def _chromium_identity() -> list:
+    """Which Chromium draws the PDF, cards, frames and SVG charts: its executable's path, size and
+    modification time (Debian's ``/usr/bin/chromium`` is a wrapper script: the binary it starts
+    too). An upgraded browser makes every report stale; no browser is an identity too."""
+    from .publish.browser import find_chromium
+
+    try:
+        exe = Path(find_chromium()).resolve()
+    except Exception:  # noqa: BLE001 - BrowserMissingError: reports are made without it
+        return [None]
+    out = []
+    for p in (exe, Path("/usr/lib/chromium/chromium")):
+        try:
+            st = p.stat()
+            out.append([str(p), st.st_size, st.st_mtime_ns])
+        except OSError:
+            pass
+    return out
 
 
 def code_hash(notebooks: Path, hashes: _FileHashes | None = None, library: str | None = None) -> str:

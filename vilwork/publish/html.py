@@ -104,7 +104,21 @@ def jinja_env() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["thwrap"] = thai_wrap
+    env.filters["css_string"] = css_string
     return env
+
+
+def css_string(value: Any) -> str:
+    """``value`` for the inside of a double-quoted CSS string (``content: "…"``): backslash,
+    quote and line breaks escaped as CSS escapes, ``<`` too so that no ``</style>`` can end the
+    style sheet (the template's autoescape does not apply inside CSS)."""
+    out = []
+    for ch in str(value):
+        if ch in '\\"<>&' or ch in "\n\r\f" or ord(ch) < 0x20:
+            out.append(f"\\{ord(ch):x} ")
+        else:
+            out.append(ch)
+    return Markup("".join(out))
 
 
 def labels(lang: str) -> dict[str, str]:
