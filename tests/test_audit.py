@@ -88,6 +88,40 @@ def test_names_are_read_from_raw_like_ingest(ws):
     assert ids.house_numbers == {"77/3"}
 
 
+def test_names_from_workbooks_are_the_same_by_either_reader(tmp_path, monkeypatch):
+    """Workbooks are read by python-calamine (fast) and, when it is missing or fails, by
+    openpyxl as ingest reads them: the same names and house numbers either way (a title row
+    above the header, house numbers stored as numbers and as text, blank rows and cells)."""
+    import openpyxl
+
+    pytest.importorskip("python_calamine")
+    w = Workspace(tmp_path).ensure()
+    d = w.raw / "bmn" / "2562"
+    d.mkdir(parents=True)
+    for table, text in (("persons", PERSONS), ("households", HOUSEHOLDS)):
+        wb = openpyxl.Workbook()
+        sh = wb.active
+        sh.append(["แบบสำรวจ จปฐ. ปี 2562"])
+        sh.append([])
+        lines = [line.split(",") for line in text.strip().splitlines()]
+        sh.append(lines[0])
+        for row in lines[1:]:
+            sh.append(row)
+            sh.append([None] * len(row))
+        if table == "households":
+            sh.append(["2562", "99010101002", 12, "นางสาวบุญมา ใจงาม", "99010101"])  # a number, not text
+        wb.save(d / f"bmn2562_{table}_9901.xlsx")
+    read, calamine_frame = [], audit._calamine_frame
+    monkeypatch.setattr(audit, "_calamine_frame", lambda src: read.append(src.name) or calamine_frame(src))
+    fast = audit.load_identifiers(w)
+    assert len(read) == 2  # both workbooks by python-calamine
+    audit._CACHE.clear()
+    monkeypatch.setattr(audit, "_calamine_frame", lambda src: None)
+    slow = audit.load_identifiers(w)
+    assert fast.last_to_first == slow.last_to_first == {"ทดสอบดี": {"สมปอง", "มาลี"}, "ใจงาม": {"บุญมา"}}
+    assert fast.house_numbers == slow.house_numbers == {"77/3", "12"}
+
+
 def test_clean_workspace_passes(ws, capsys):
     assert main(["audit", "--root", str(ws.root)]) == 0
     assert "no personal data found" in capsys.readouterr().out
