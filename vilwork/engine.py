@@ -591,7 +591,7 @@ def register() -> str:
 
 
 def preload(start_browser: bool = True) -> float:
-    """Import what the stage notebooks import, and start kaleido's Chromium; return seconds.
+    """Import what the stage notebooks import, and start the persistent Chromium; return seconds.
 
     Called once per worker so the first village does not pay it inside a stage.
     """
@@ -603,9 +603,13 @@ def preload(start_browser: bool = True) -> float:
     modules = ["pandas", "plotly.graph_objects", "vilwork.build", "vilwork.km", "vilwork.needs",
                "vilwork.show", "vilwork.understand", "papermill", "nbformat.v4", "nbformat.validator"]
     if start_browser:
-        modules += ["weasyprint", "folium", "vilwork.publish.html", "vilwork.publish.maps", "vilwork.publish.pdf"]
+        modules += ["folium", "pypdf", "vilwork.publish.html", "vilwork.publish.maps", "vilwork.publish.pdf"]
+        from .publish.pdf import pdf_engine
+
+        if pdf_engine() == "weasyprint":  # else only imported if Chromium fails to print (0.5 s)
+            modules.append("weasyprint")
     code = "\n".join(f"import {m}" for m in modules)
-    if start_browser:  # kaleido starts Chromium at its first figure: draw one now
+    if start_browser:  # the persistent Chromium starts at the first chart export: draw one now
         code += "\nvilwork.publish.pdf.figure_image(plotly.graph_objects.Figure(), 'svg', 100, 100)"
         # pythainlp's word dictionary (a trie of 235,000 nodes) loads at the first Thai caption;
         # loaded here it is frozen below with the rest, else every namespace reset's full
