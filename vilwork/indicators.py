@@ -674,9 +674,8 @@ def _template(iset: IndicatorSet) -> list[tuple[int, int, str]]:
     """Row template in output order: per indicator its official-unit row then its member row;
     then per group its household row and member row (indicator 0 = null)."""
     rows = []
-    for i in (int(x) for x in iset.indicators.index):
-        g = int(iset.indicators.at[i, "group"])
-        rows += [(i, g, str(iset.indicators.at[i, "unit"])), (i, g, "member")]
+    for i, g, unit in zip(iset.indicators.index, iset.indicators["group"], iset.indicators["unit"]):  # (.at per cell costs 11 ms a year)
+        rows += [(int(i), int(g), str(unit)), (int(i), int(g), "member")]
     groups = sorted({int(g) for g in iset.indicators["group"]})
     for g in groups:
         rows += [(0, g, "household"), (0, g, "member")]
@@ -687,7 +686,8 @@ def _year_rows(con: duckdb.DuckDBPyConnection, ws: Workspace, year: int, rec: "_
     rec = (rec.wide, rec.plan) if rec is not None and rec.wide is not None else None
     iset = rec[1].iset if rec else indicator_set(year)
     agg = _aggregates_long(con, ws, year, iset)
-    rec_codes = set(rec[0]["village_code"]) if rec else set()
+    wide_codes = rec[0]["village_code"].to_numpy(dtype=object) if rec else np.zeros(0, dtype=object)
+    rec_codes = set(wide_codes)
     if agg is not None:
         dropped = set(agg["village_code"]) & rec_codes
         if dropped:
@@ -704,8 +704,11 @@ def _year_rows(con: duckdb.DuckDBPyConnection, ws: Workspace, year: int, rec: "_
     is_rec, is_agg = np.zeros((V, R), bool), np.zeros((V, R), bool)
     if rec:
         wide = rec[0]
-        rows = np.searchsorted(codes, wide["village_code"].to_numpy(dtype=object))
-        col = lambda c: wide[c].to_numpy(np.int64) if c in wide.columns else np.zeros(len(wide), np.int64)  # noqa: E731
+        rows = np.searchsorted(codes, wide_codes)
+        names = [c for c in wide.columns if c != "village_code"]
+        values = wide[names].to_numpy(np.int64)  # one conversion, not one pandas lookup per template row
+        where_col = {c: n for n, c in enumerate(names)}
+        col = lambda c: values[:, where_col[c]] if c in where_col else np.zeros(len(wide), np.int64)  # noqa: E731
         for j, (i, g, unit) in enumerate(template):
             if i and unit != "member":
                 S[rows, j], P[rows, j] = col(f"s_{i}"), col(f"p_{i}")
