@@ -163,3 +163,33 @@ def test_symlinks_are_not_followed(ws, tmp_path_factory):
     (ws.reports / "99010101" / "link.txt").symlink_to(outside)
     rep = audit.audit_workspace(ws)
     assert ("reports/99010101/link.txt", "symbolic link (not followed)") in rep.not_scanned
+
+
+def test_a_record_of_clean_files_skips_only_what_is_unchanged(ws):
+    """A batch keeps a record of the files it found clean: unchanged files are not read again,
+    a changed file, a file with a hit, or new raw names (another identifiers list) are."""
+    import os
+
+    record = ws.reports / "audited.json"
+    big = ws.processed / "big.parquet"
+    pd.DataFrame({"v": ["บ้านหนองบัว"] * 1000, "n": range(1000)}).to_parquet(big)
+    first = audit.audit_paths(ws, [ws.processed], record=record)
+    assert first.ok and first.remembered == 0 and first.scanned == 2 and record.is_file()
+    again = audit.audit_paths(ws, [ws.processed], record=record)
+    assert again.ok and again.remembered == 2 and "unchanged since an earlier clean audit" in str(again)
+    # other contents under the old time stamp (and another inode, from the rename)
+    leak = ws.processed / "leak.parquet"
+    pd.DataFrame({"v": ["บ้านหนองบัว"] * 999 + ["มาลี ทดสอบดี"], "n": range(1000)}).to_parquet(leak)
+    st = big.stat()
+    os.utime(leak, ns=(st.st_atime_ns, st.st_mtime_ns))
+    leak.replace(big)
+    hit = audit.audit_paths(ws, [ws.processed], record=record)
+    assert not hit.ok and hit.remembered == 1  # p.parquet only
+    assert not audit.audit_paths(ws, [ws.processed], record=record).ok  # a file with hits is never remembered
+    big.unlink()
+    audit.audit_paths(ws, [ws.processed], record=record)
+    assert audit.audit_paths(ws, [ws.processed], record=record).remembered == 1
+    # new names in the raw files: nothing is trusted
+    hh = ws.raw / "bmn" / "2562" / "bmn2562_households_9901.csv"
+    hh.write_text(HOUSEHOLDS + "2562,99010101002,12,นายบุญมา ใจงาม,99010101\n", encoding="utf-8-sig")
+    assert audit.audit_paths(ws, [ws.processed], record=record).remembered == 0

@@ -66,6 +66,7 @@ class AuditReport:
     hits: list[Hit] = field(default_factory=list)
     scanned: int = 0
     not_scanned: list[tuple[str, str]] = field(default_factory=list)
+    remembered: int = 0  # of ``scanned``: found clean by an earlier audit, unchanged since
 
     @property
     def ok(self) -> bool:
@@ -79,7 +80,8 @@ class AuditReport:
             if len(self.hits) > 200:
                 lines.append(f"  … and {len(self.hits) - 200} more")
         else:
-            lines.append(f"ไม่พบข้อมูลส่วนบุคคล / no personal data found: {self.scanned} file(s) scanned")
+            lines.append(f"ไม่พบข้อมูลส่วนบุคคล / no personal data found: {self.scanned} file(s) scanned"
+                         + (f" ({self.remembered} unchanged since an earlier clean audit)" if self.remembered else ""))
         if self.not_scanned:
             by_reason: dict[str, set[str]] = {}
             for f, why in self.not_scanned:
@@ -100,6 +102,8 @@ class Identifiers:
 
     last_to_first: dict[str, set[str]] = field(default_factory=dict)
     house_numbers: set[str] = field(default_factory=set)
+    #: which raw files (names, sizes, times) the lists come from; "" when built by hand
+    fingerprint: str = ""
 
     def add_name(self, first: str | None, last: str | None) -> None:
         first, last = _norm(first or "").strip(), _norm(last or "").strip()
@@ -201,7 +205,9 @@ def load_identifiers(ws: Workspace) -> Identifiers:
     key = (str(ws.raw), _raw_fingerprint(files))
     if key in _CACHE:
         return _CACHE[key]
-    ids = Identifiers()
+    import hashlib
+
+    ids = Identifiers(fingerprint=hashlib.sha256(repr(key).encode("utf-8")).hexdigest())
     wanted = {"first_name", "last_name", "head_name", "house_no"}
     for p, name, table in files:
         if table is None:
@@ -311,26 +317,33 @@ def _xlsx_rows(path: Path):
         wb.close()
 
 
+#: rows of a Parquet file scanned at a time: memory stays bounded on a national table
+PARQUET_BATCH_ROWS = 200_000
+
+
 def _parquet_lines(path: Path):
+    """(where, text) to scan: each column's values one per line, and the text columns of each row
+    together (names split over two columns), ``PARQUET_BATCH_ROWS`` rows at a time."""
     import pyarrow.parquet as pq
 
-    t = pq.read_table(path)
-    cols = [c for c in t.column_names]
-    df = t.to_pandas()
-    for c in cols:  # whole columns: IDs stored as numbers as well as text
-        s = df[c]
-        if s.dtype.kind == "f":  # a 13-digit ID survives as a float exactly
-            vals = [str(int(v)) for v in s.dropna().tolist() if 1e12 <= abs(v) < 1e13 and float(v).is_integer()]
-        elif s.dtype.kind in "iub" or s.dtype == object or str(s.dtype).startswith(("string", "str", "Int", "UInt")):
-            vals = [str(v) for v in s.dropna().tolist()]
-        else:
-            continue
-        yield f"column {c}: ", "\n".join(vals)
-    text_cols = [c for c in cols if str(df[c].dtype).startswith(("string", "str"))]
-    if len(text_cols) >= 2:  # names split over two columns
-        rows = (" , ".join(str(v) for v in r)
-                for r in df[text_cols].fillna("").itertuples(index=False, name=None))
-        yield "rows: ", "\n".join(rows)
+    pf = pq.ParquetFile(path)
+    for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+        df = batch.to_pandas()
+        cols = list(df.columns)
+        for c in cols:  # whole columns: IDs stored as numbers as well as text
+            s = df[c]
+            if s.dtype.kind == "f":  # a 13-digit ID survives as a float exactly
+                vals = [str(int(v)) for v in s.dropna().tolist() if 1e12 <= abs(v) < 1e13 and float(v).is_integer()]
+            elif s.dtype.kind in "iub" or s.dtype == object or str(s.dtype).startswith(("string", "str", "Int", "UInt")):
+                vals = [str(v) for v in s.dropna().tolist()]
+            else:
+                continue
+            yield f"column {c}: ", "\n".join(vals)
+        text_cols = [c for c in cols if str(df[c].dtype).startswith(("string", "str"))]
+        if len(text_cols) >= 2:  # names split over two columns
+            rows = (" , ".join(str(v) for v in r)
+                    for r in df[text_cols].fillna("").itertuples(index=False, name=None))
+            yield "rows: ", "\n".join(rows)
 
 
 def scan_file(path: Path, ids: Identifiers, rel: str) -> tuple[list[Hit], bool]:
@@ -407,11 +420,52 @@ def _is_shipped(p: Path, shipped: dict[int, set[str]]) -> bool:
     return bool(digests) and _sha256(p, st) in digests
 
 
-def audit_paths(ws: Workspace, paths, ids: Identifiers | None = None) -> AuditReport:
-    """Scan the files below ``paths`` (files or folders inside the workspace)."""
+def _read_record(path: Path | None, fingerprint: str) -> dict:
+    import json
+
+    if path is None or not fingerprint:
+        return {}
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(rec, dict) or rec.get("identifiers") != fingerprint or rec.get("version") != _RECORD_VERSION:
+        return {}
+    files = rec.get("clean")
+    return files if isinstance(files, dict) else {}
+
+
+def _write_record(path: Path, fingerprint: str, clean: dict) -> None:
+    import json
+    import os
+
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps({"version": _RECORD_VERSION, "identifiers": fingerprint, "clean": clean},
+                                  ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:  # a record not kept only means a full scan next time
+        log.info("audit record %s not written: %s", path, e)
+        tmp.unlink(missing_ok=True)
+
+
+#: bump when what a scan looks for changes: earlier clean records are then not trusted
+_RECORD_VERSION = 1
+
+
+def audit_paths(ws: Workspace, paths, ids: Identifiers | None = None, *, record: Path | None = None) -> AuditReport:
+    """Scan the files below ``paths`` (files or folders inside the workspace).
+
+    ``record``: a JSON file of the files found clean (path, size, modification time, inode),
+    with the raw files the names came from. A file unchanged since then, audited against the same
+    names, is not scanned again — a batch does not read a national ``data/processed`` (GBs) at
+    every run, only after an ingest changed it. Files with hits are never recorded.
+    """
     ids = ids if ids is not None else load_identifiers(ws)
     shipped = _shipped_assets()
     rep = AuditReport()
+    known = _read_record(record, ids.fingerprint)
+    clean: dict[str, list] = {}
     for top in paths:
         top = Path(top)
         if not top.exists():
@@ -430,6 +484,13 @@ def audit_paths(ws: Workspace, paths, ids: Identifiers | None = None) -> AuditRe
             if _is_shipped(p, shipped):
                 rep.not_scanned.append((rel, "vilwork's own browser asset, identical to the shipped copy"))
                 continue
+            st = p.stat()
+            stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+            if record is not None and known.get(rel) == stamp:
+                rep.scanned += 1
+                rep.remembered += 1
+                clean[rel] = stamp
+                continue
             try:
                 hits, scanned = scan_file(p, ids, rel)
             except AuditError:
@@ -440,8 +501,12 @@ def audit_paths(ws: Workspace, paths, ids: Identifiers | None = None) -> AuditRe
             rep.hits += hits
             if scanned:
                 rep.scanned += 1
+                if not hits:
+                    clean[rel] = stamp
             else:
                 rep.not_scanned.append((rel, "picture, video or font"))
+    if record is not None and ids.fingerprint:
+        _write_record(record, ids.fingerprint, clean)
     return rep
 
 

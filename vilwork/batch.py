@@ -58,6 +58,8 @@ log = get_logger(__name__)
 BATCH_DIR = "_batch"
 LEDGER_NAME = "ledger.csv"
 LOCK_NAME = ".lock"
+#: the files of reports/_batch and data/processed the end-of-batch PDPA audit found clean
+AUDIT_RECORD = "audited.json"
 #: ledger columns (UTF-8 with BOM, so Excel shows the Thai error messages).
 LEDGER_FIELDS = ("village", "status", "started", "finished", "seconds", "input_hash", "error",
                  "stage_seconds", "worker", "report_id")
@@ -842,10 +844,11 @@ def run_batch(ws: Workspace, villages: list[str] | None = None, *, year: int | N
                              "restart them); `--resume` will redo them")
         write_ledger(ws, ledger)
     # PDPA: each village's report was audited before it was published (run_village); the batch's
-    # own files (ledger) and data/processed are audited here, and a hit fails the batch
+    # own files (ledger) and data/processed are audited here, and a hit fails the batch. Files
+    # found clean before and unchanged since are not read again (a national data/processed is GBs)
     from .audit import audit_paths
 
-    rep = audit_paths(ws, [batch_dir(ws), ws.processed])
+    rep = audit_paths(ws, [batch_dir(ws), ws.processed], record=batch_dir(ws) / AUDIT_RECORD)
     if not rep.ok:
         notes.append(f"PDPA audit failed\n{rep}")
     res = BatchResult(rows, plan.skipped, time.perf_counter() - t0, workers, lpath, plan_s, notes, rep.ok)
