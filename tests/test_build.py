@@ -262,6 +262,33 @@ def test_numeric_village_codes_in_a_boundary_file_keep_their_leading_zeros(tmp_p
     assert boundary["village_code"].tolist() == [code]
 
 
+def test_a_boundary_file_is_read_once_per_process_while_unchanged(tmp_path, monkeypatch):
+    """A batch worker reads a (national) boundary file once for all its villages; a file changed
+    on disk is read again."""
+    import os
+
+    build._boundary_file.cache_clear()
+    reads = []
+    real = build._read_geo
+    monkeypatch.setattr(build, "_read_geo", lambda p: reads.append(str(p)) or real(p))
+    geo = tmp_path / "data" / "raw" / "geo"
+    geo.mkdir(parents=True)
+    f = geo / "villages.geojson"
+    f.write_text(_fc([_square(OTHER, 100), _square(CODE, 102)]), encoding="utf-8")
+    ws = Workspace(tmp_path)
+    a, _ = build.village_geo(Village(ws, CODE, YEAR))
+    b, _ = build.village_geo(Village(ws, OTHER, YEAR))
+    assert a["village_code"].tolist() == [CODE] and b["village_code"].tolist() == [OTHER]
+    assert reads == [str(f)]
+    f.write_text(_fc([_square(CODE, 104)]), encoding="utf-8")
+    st = f.stat()
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    c, _ = build.village_geo(Village(ws, CODE, YEAR))
+    assert c.geometry.iloc[0].bounds == (104, 15, 105, 16) and len(reads) == 2
+    d, _ = build.village_geo(Village(ws, OTHER, YEAR))
+    assert d.empty and len(reads) == 2
+
+
 def test_unreadable_places_file_names_the_file(v):
     (v.raw_dir / "places.geojson").write_text("{not json", encoding="utf-8")
     with pytest.raises(InputError, match="places.geojson"):

@@ -593,6 +593,16 @@ def _codes(series: pd.Series) -> pd.Series:
     return series.astype(str).map(_clean)
 
 
+@lru_cache(maxsize=4)
+def _boundary_file(path: str, size: int, mtime_ns: int):
+    """A boundary file read once per process while unchanged (by size and time), with its
+    village-code column and the codes normalised: a batch worker reads a national file (hundreds
+    of MB) once, not twice for every village. Callers select rows; they never change the frame."""
+    g = _read_geo(path)
+    col = next((c for c in g.columns if _fold(c) in {_fold(x) for x in _CODE_COLUMNS}), None)
+    return g, col, (_codes(g[col]) if col is not None else None)
+
+
 def village_geo(v: Village):
     """The village's map layers as GeoDataFrames in EPSG:4326.
 
@@ -616,11 +626,11 @@ def village_geo(v: Village):
     files = sorted(geo_dir.glob("*.geojson")) if geo_dir.exists() else []
     boundary = None
     for p in files:
-        g = _read_geo(p)
-        col = next((c for c in g.columns if _fold(c) in {_fold(x) for x in _CODE_COLUMNS}), None)
+        st = p.stat()
+        g, col, codes = _boundary_file(str(p), st.st_size, st.st_mtime_ns)
         if col is None:
             continue
-        hit = g[_codes(g[col]) == v.code]
+        hit = g[codes == v.code]
         if not hit.empty:
             hit = hit.rename(columns={col: "village_code"}).assign(village_code=v.code)
             keep = [c for c in ("village_code", "name_th", "name_en") if c in hit.columns]
