@@ -315,3 +315,19 @@ def test_pdf_has_thai_part_titles_toc_numbers_and_pages(tmp_path, engine):
     assert table_pages[-1] > part2_first
     assert part2 in skeleton(texts[table_pages[-1] - 1])
     assert skeleton(doc.title) not in skeleton(texts[0].split("ทดสอบ")[-1])  # no header on the cover
+
+
+def test_pdf_falls_back_to_weasyprint_when_chromium_cannot_print(tmp_path, monkeypatch, caplog):
+    """A print that fails (a page Chromium cannot lay out, a browser that died) still gives a
+    PDF, by WeasyPrint; only a browser failure counts against the persistent browser."""
+    from vilwork.publish import browser, pdf
+
+    def broken(*a, **k):
+        raise PublishError("no page found for the headings ['part1'] in Chromium's PDF")
+
+    monkeypatch.setattr(pdf, "_render_chromium", broken)
+    before = browser._failures
+    with caplog.at_level("WARNING"):
+        out = pdf.render_pdf(small_doc(village="บ้านหนองบัว"), tmp_path / "km.pdf", engine="chromium")
+    assert out.read_bytes().startswith(b"%PDF") and "using WeasyPrint" in caplog.text
+    assert browser._failures == before

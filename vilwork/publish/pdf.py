@@ -309,10 +309,11 @@ def render_pdf(doc: Document, path: str | os.PathLike, engine: str | None = None
         if engine == "chromium":
             try:
                 n = _render_chromium(doc, sections, Path(tmp), path)
-            except Exception as e:  # noqa: BLE001 - any browser failure: WeasyPrint below
+            except Exception as e:  # noqa: BLE001 - any failure: WeasyPrint below
                 from . import browser as _browser
 
-                _browser.browser_failed(e)
+                if isinstance(e, (_browser.DevToolsError, OSError)):  # the browser, not this page
+                    _browser.browser_failed(e)
                 log.warning("Chromium could not print %s (%s); using WeasyPrint", path.name, e)
                 engine = "weasyprint"
         if n is None:
