@@ -285,6 +285,8 @@ def _render_chromium(doc: Document, sections: list[dict], tmp: Path, path: Path)
         pages2, n = _destination_pages(pdf)
         if all(pages2.get(i) == pages[i] for i in ids):
             break  # the numbers moved nothing
+    else:
+        log.warning("%s: the contents' page numbers still moved after 3 prints", path.name)
     tmp_pdf = path.with_name(path.name + ".part")
     tmp_pdf.write_bytes(pdf)
     tmp_pdf.replace(path)
