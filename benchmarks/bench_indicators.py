@@ -69,8 +69,7 @@ def _mix(index: np.ndarray, salt: int) -> np.ndarray:
 
 def _hex_keys(z: np.ndarray) -> pa.Array:
     """The 16-hex-digit keys (what vilwork.pseudonym writes) of the 64-bit values ``z``, built
-    without Python strings; ``z`` as int64 is then the id ingest writes beside them
-    (``vilwork.pseudonym.pseudonym_ids``)."""
+    without Python strings."""
     b = z.astype(">u8").view(np.uint8).reshape(-1, 8)
     chars = np.empty((len(z), 16), dtype=np.uint8)
     chars[:, 0::2], chars[:, 1::2] = _HEX[b >> 4], _HEX[b & 15]
@@ -93,6 +92,9 @@ def generate(root: Path, n_persons: int, year: int = 2561, seed: int = 7, chunk:
     ws = Workspace(root).ensure()
     iset = indicator_set(year)
     n_hh = max(1, int(round(n_persons / PERSONS_PER_HOUSEHOLD)))
+    # hh_id as ingest writes it (Run.index_households): the households numbered in the order of their keys
+    number = np.empty(n_hh, dtype=np.int64)
+    number[np.argsort(_mix(np.arange(n_hh), 1), kind="stable")] = np.arange(n_hh)
     n_vil = max(1, n_persons // PERSONS_PER_VILLAGE)
     vcodes = _village_codes(n_vil)
     # households -> villages (sorted); persons -> households (every household has at least one)
@@ -105,17 +107,17 @@ def generate(root: Path, n_persons: int, year: int = 2561, seed: int = 7, chunk:
     per_file = max(1, int(chunk / PERSONS_PER_HOUSEHOLD))
     for k, h0 in enumerate(range(0, n_hh, per_file)):
         h1 = min(n_hh, h0 + per_file)
-        hh, ps = _chunk(rng, iset, year, np.arange(h0, h1), vcodes[hh_village[h0:h1]], members[h0:h1], int(first_person[h0]))
+        hh, ps = _chunk(rng, iset, year, np.arange(h0, h1), vcodes[hh_village[h0:h1]], members[h0:h1], int(first_person[h0]), number[h0:h1])
         pq.write_table(hh, dirs["households"] / f"bench_{k:03d}.parquet", row_group_size=122_880)
         pq.write_table(ps, dirs["persons"] / f"bench_{k:03d}.parquet", row_group_size=122_880)
     return ws
 
 
-def _chunk(rng, iset, year: int, hh_index: np.ndarray, hh_vcode: np.ndarray, members: np.ndarray, p0: int) -> tuple[pa.Table, pa.Table]:
+def _chunk(rng, iset, year: int, hh_index: np.ndarray, hh_vcode: np.ndarray, members: np.ndarray, p0: int,
+           hh_number: np.ndarray) -> tuple[pa.Table, pa.Table]:
     """One file's households and their persons, in the processed schema."""
     n_hh = len(hh_index)
-    z = _mix(hh_index, 1)
-    keys, ids = _hex_keys(z), pa.array(z.view(np.int64))
+    keys, ids = _hex_keys(_mix(hh_index, 1)), pa.array(hh_number)
     hv = pa.array(hh_vcode, type=pa.string())
     hcols: dict[str, pa.Array] = {
         "year": pa.array(np.full(n_hh, year, dtype="int16")),

@@ -218,12 +218,24 @@ def test_person_output(ran):
     hh = pd.read_parquet(ws.processed / "households" / "year=2561" / "bmn2561_households_9901.parquet").set_index("source_row")
     assert pp.loc[2, "house_key"] == pp.loc[3, "house_key"] == hh.loc[2, "house_key"]
     assert pp.loc[11, "house_key"] == hh.loc[3, "house_key"]
-    # hh_id: the house key's 16 hex digits as a signed int64, the same for a household and its persons
+    # hh_id: the household's number, the same for a household and its persons
     assert str(pp["hh_id"].dtype) == str(hh["hh_id"].dtype) == "Int64"
-    assert hh.loc[2, "hh_id"] == int.from_bytes(bytes.fromhex(hh.loc[2, "house_key"]), "big", signed=True)
-    assert hh.loc[3, "hh_id"] == int.from_bytes(bytes.fromhex(hh.loc[3, "house_key"]), "big", signed=True)
     assert pp.loc[2, "hh_id"] == pp.loc[3, "hh_id"] == hh.loc[2, "hh_id"] != hh.loc[3, "hh_id"] == pp.loc[11, "hh_id"]
     assert pp.loc[2, "q20"] == 1 and pd.isna(pp.loc[3, "q20"]) and pp.loc[11, "q20"] == 0
+
+
+def test_household_numbers_follow_the_pseudonyms(ran):
+    """hh_id numbers every household of the run 0, 1, 2 … in the text order of their house_key
+    (one house in two years: the earlier year first): dense, unique, and in the same order for
+    persons as for their households."""
+    ws, _ = ran
+    read = lambda t: pd.concat([pd.read_parquet(f, columns=["year", "house_key", "hh_id"]) for f in sorted((ws.processed / t).rglob("*.parquet"))])  # noqa: E731
+    hh = read("households")
+    hh = hh.astype({"year": "int64"}).sort_values(["house_key", "year"]).reset_index(drop=True)
+    assert len(hh) >= 2 and hh["hh_id"].tolist() == list(range(len(hh)))
+    pp = read("persons").astype({"year": "int64"})
+    both = pp.merge(hh, on=["year", "house_key"], how="left", suffixes=("", "_household"))
+    assert len(pp) >= 3 and (both["hh_id"] == both["hh_id_household"]).all()
 
 
 def test_no_personal_data_anywhere_in_processed(ran):

@@ -688,7 +688,7 @@ class _Run:
             out = pd.DataFrame(index=typed.index)
             out["year"] = typed["year"]
             out["house_key"] = pseudonymise(typed["house_code"], self.key)
-            out["hh_id"] = pseudonym_ids(out["house_key"])  # the engine groups and joins on it
+            out["hh_id"] = pseudonym_ids(out["house_key"])  # their order; replaced by the number (index_households)
             for k, v in _codes_from_village(typed["village_code"]).items():
                 out[k] = v
             if "in_municipality" in typed:
@@ -734,7 +734,8 @@ class _Run:
             out["year"] = typed["year"]
             out["person_key"] = pseudonymise(typed["citizen_id"], self.key)
             out["house_key"] = pseudonymise(typed["house_code"], self.key)
-            out["hh_id"] = pseudonym_ids(out["house_key"])
+            house_int = typed["year"].astype("int64").to_numpy() * 10**11 + _int_codes(typed["house_code"])
+            out["hh_id"] = self.house_ids(house_int, out.index)
             for k, v in _codes_from_village(typed["house_code"].str[:8]).items():
                 out[k] = v
             for c in ("sex", "birth_date", "health", "welfare_card", "birth_weight_g"):
@@ -750,7 +751,7 @@ class _Run:
                     out[c] = typed[c]
             out["source_file"] = src.name
             out["source_row"] = typed.index.to_numpy(dtype=np.int64)
-            stage.members.append(typed["year"].astype("int64").to_numpy() * 10**11 + _int_codes(typed["house_code"]))
+            stage.members.append(house_int)
             for y, part in out.groupby("year", sort=True):
                 y = int(y)
                 if y not in stage.writers:
@@ -890,6 +891,33 @@ class _Run:
         for level, part in df.groupby("level"):
             self.places[str(level)] = set(part["code"].astype(str))
 
+    def index_households(self) -> None:
+        """Number the run's households 0, 1, 2 … in the order of their pseudonyms: ``hh_id``.
+
+        The number is what the indicator engine groups and joins persons and households on (an
+        integer costs less than the 16-character ``house_key``). Dense and small, it can never be
+        read as a 13-digit citizen ID (the house pseudonym as a 64-bit number could, once in about
+        10 million households, and the PDPA audit would flag it); in pseudonym order, it says
+        nothing about the house codes. It holds within one run: use ``house_key`` across runs.
+        """
+        codes = [hk for _, _, (_, hk) in self.pending_households]
+        order = [t.column("hh_id").to_numpy(zero_copy_only=False) for _, _, (t, _) in self.pending_households]
+        codes = np.concatenate(codes) if codes else np.empty(0, dtype=np.int64)
+        order = np.concatenate(order).astype(np.int64) if order else np.empty(0, dtype=np.int64)
+        number = np.empty(len(order), dtype=np.int64)
+        # pseudonyms in their text order (as unsigned numbers); one house in two years: by year
+        number[np.lexsort((codes, order.view(np.uint64)))] = np.arange(len(order))
+        by_code = np.argsort(codes, kind="stable")
+        self.house_codes, self.house_numbers = codes[by_code], number[by_code]
+
+    def house_ids(self, house_int: np.ndarray, index=None) -> pd.Series:
+        """``hh_id`` of the households ``year * 10**11 + house_code`` (missing where unknown)."""
+        codes = getattr(self, "house_codes", np.empty(0, dtype=np.int64))
+        found = _isin_sorted(house_int, codes)
+        i = np.minimum(np.searchsorted(codes, house_int), max(len(codes) - 1, 0))
+        ids = np.where(found, self.house_numbers[i] if len(codes) else 0, 0)
+        return pd.Series(pd.arrays.IntegerArray(ids.astype(np.int64), ~found), index=index)
+
     def finish_households(self) -> None:
         """Count each household's accepted persons, derive income per member, write the households."""
         keys = np.concatenate(self.member_keys) if self.member_keys else np.empty(0, dtype=np.int64)
@@ -917,6 +945,8 @@ class _Run:
                     with np.errstate(divide="ignore", invalid="ignore"):
                         per = np.where(members > 0, total / np.where(members > 0, members, 1), np.nan)
                     table = table.set_column(table.schema.get_field_index("members"), "members", pa.array(members, pa.int64()))
+                    ids = self.house_ids(hk)
+                    table = table.set_column(table.schema.get_field_index("hh_id"), "hh_id", pa.array(ids.to_numpy("int64", na_value=0), pa.int64(), mask=ids.isna().to_numpy()))
                     table = table.set_column(table.schema.get_field_index("income_per_member"), "income_per_member", pa.array(per, pa.float64()))
                     if writer is None:
                         writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
@@ -1166,6 +1196,8 @@ def _ingest_locked(ws: Workspace, key: bytes, chunk_rows: int, detected, skipped
                     run.summary.notes.append("อ่าน places.csv ไม่ได้: ไม่ได้ตรวจรหัสหมู่บ้าน / places.csv could not be read: village codes were not checked")
                     check_places = False
                 run.check_places = check_places
+            if phase == "households":
+                run.index_households()  # before the persons, who carry their household's number
             if phase == "persons":
                 pause_point("ingest:read")  # test hook: every record file read, nothing published
                 run.finish_households()

@@ -161,8 +161,8 @@ def pseudonym_ids(keys: pd.Series) -> pd.Series:
     """Each pseudonym's 16 hex digits read as one signed 64-bit integer (two's complement).
 
     The same information as the pseudonym, as a number: equal pseudonyms give equal ids and
-    different ones different ids, so a table can be grouped and joined on the id exactly as on
-    the string, at the cost of an integer (ingest writes it as ``hh_id`` beside ``house_key``).
+    different ones different ids, and sorting the ids as unsigned numbers sorts the pseudonyms
+    (ingest numbers the households in that order: ``hh_id``).
 
     Parameters
     ----------
