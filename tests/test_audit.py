@@ -193,3 +193,77 @@ def test_a_record_of_clean_files_skips_only_what_is_unchanged(ws):
     hh = ws.raw / "bmn" / "2562" / "bmn2562_households_9901.csv"
     hh.write_text(HOUSEHOLDS + "2562,99010101002,12,นายบุญมา ใจงาม,99010101\n", encoding="utf-8-sig")
     assert audit.audit_paths(ws, [ws.processed], record=record).remembered == 0
+
+
+def _scan_text_line_by_line(text, ids, file, where=""):
+    """The audit's first scan_text, kept as the reference: one line at a time in Python."""
+    import re as _re
+
+    hits = []
+    text = audit._norm(text)
+    lengths = sorted({len(k) for k in ids.last_to_first}, reverse=True)
+    starts = {k[0] for k in ids.last_to_first}
+    for n, line in enumerate(text.splitlines() or [""], 1):
+        loc = f"{where}line {n}" if where else f"line {n}"
+        for m in audit._ID_CANDIDATE.finditer(line):
+            digits = _re.sub(r"\D", "", m.group(1))
+            if audit.valid_citizen_id(digits):
+                hits.append(audit.Hit(file, f"{loc}, col {m.start() + 1}", "citizen ID / เลขประจำตัวประชาชน", audit.mask_id(digits)))
+        if ids.house_numbers:
+            for m in audit._HOUSE_CONTEXT.finditer(line):
+                if m.group(1) in ids.house_numbers:
+                    hits.append(audit.Hit(file, f"{loc}, col {m.start() + 1}", "house number / บ้านเลขที่", "value hidden"))
+        if lengths:
+            toks = [t for t in audit._TOKEN_SPLIT.split(line) if t]
+            for a, b in zip(toks, toks[1:]):
+                if b[0] not in starts:
+                    continue
+                for L in lengths:
+                    if len(b) < L:
+                        continue
+                    firsts = ids.last_to_first.get(b[:L])
+                    if firsts and any(a.endswith(f) for f in firsts):
+                        hits.append(audit.Hit(file, loc, "person name / ชื่อ-นามสกุล", f"{a[:1]}… {b[:1]}…"))
+                        break
+    return hits
+
+
+def test_whole_text_scan_finds_what_the_line_by_line_scan_found():
+    """scan_text runs its patterns over the whole text: the same hits, in the same order, as one
+    line at a time — also where a pattern could have run across a line break."""
+    import random
+
+    ids = _ids()
+    ids.add_name("Somchai", "Jaidee")
+    rng = random.Random(7)
+    spaced = f"{GOOD_ID[0]} {GOOD_ID[1:5]} {GOOD_ID[5:10]} {GOOD_ID[10:12]} {GOOD_ID[12]}"
+    pieces = [GOOD_ID, BAD_ID, spaced, "๑๑๐๑๗๐๐๒๓๐๗๐๘", f"x{GOOD_ID}", f"{GOOD_ID}.5", "บ้านเลขที่ 77/3",
+              "บ้านเลขที่", "77/3", "house no. 77/3", "สมปอง ทดสอบดี", "สมปอง", "ทดสอบดี", "นายสมปอง,ทดสอบดี",
+              "Somchai Jaidee", "มาลี ทดสอบดีมาก", "ร้อยละ 77/3", "99010101", "e58d7cc3fc3e8062", "", " ", "\t"]
+    seps = ["\n", "\r\n", "\r", "\u2028", "\x0b", "\x85", " ", ", "]
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) + rng.choice(seps) for _ in range(rng.randint(1, 12)))
+        assert audit.scan_text(text, ids, "f", "column c: ") == _scan_text_line_by_line(text, ids, "f", "column c: "), repr(text)
+    assert audit.scan_text("", ids, "f") == [] and audit.scan_text("บ้านเลขที่\n77/3", ids, "f") == []
+
+
+def test_parquet_columns_of_every_kind_are_read(ws):
+    """Names split over two text columns (one dictionary-encoded, with gaps), an ID kept as a
+    float, nullable integers, dates: found where they are, 200,000 rows at a time."""
+    import datetime as dt
+
+    df = pd.DataFrame({
+        "first": ["x", None, "มาลี"],
+        "last": pd.Categorical(["y", "z", "ทดสอบดี"]),
+        "f": [1.5, float(GOOD_ID), None],
+        "n": pd.array([1, None, 3], dtype="Int64"),
+        "when": pd.to_datetime(["2019-01-01", "2019-01-02", None]),
+        "day": [dt.date(2019, 1, 1), None, dt.date(2019, 1, 3)],
+    })
+    df.to_parquet(ws.processed / "mixed.parquet")
+    hits = audit.audit_paths(ws, [ws.processed / "mixed.parquet"]).hits
+    where = sorted((h.location.split(",")[0], h.kind.split(" /")[0]) for h in hits)
+    assert where == [("column f: line 1", "citizen ID"), ("rows: line 3", "person name")]
+    lines = dict(audit._parquet_lines(ws.processed / "mixed.parquet"))
+    assert lines["column n: "] == "1\n3" and lines["column day: "] == "2019-01-01\n2019-01-03"
+    assert "column when: " not in lines and lines["rows: "].splitlines()[1] == " , z"
