@@ -459,8 +459,8 @@ def _shipped_assets() -> dict[int, set[str]]:
     return out
 
 
-def _is_shipped(p: Path, shipped: dict[int, set[str]]) -> bool:
-    st = p.stat()
+def _is_shipped(p: Path, shipped: dict[int, set[str]], st=None) -> bool:
+    st = st or p.stat()
     digests = shipped.get(st.st_size)
     return bool(digests) and _sha256(p, st) in digests
 
@@ -482,16 +482,14 @@ def _read_record(path: Path | None, fingerprint: str) -> dict:
 
 def _write_record(path: Path, fingerprint: str, clean: dict) -> None:
     import json
-    import os
 
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    from .atomic import write_text_atomic
+
     try:
-        tmp.write_text(json.dumps({"version": _RECORD_VERSION, "identifiers": fingerprint, "clean": clean},
-                                  ensure_ascii=False), encoding="utf-8")
-        tmp.replace(path)
+        write_text_atomic(json.dumps({"version": _RECORD_VERSION, "identifiers": fingerprint, "clean": clean},
+                                     ensure_ascii=False), path)
     except OSError as e:  # a record not kept only means a full scan next time
         log.info("audit record %s not written: %s", path, e)
-        tmp.unlink(missing_ok=True)
 
 
 #: bump when what a scan looks for changes: earlier clean records are then not trusted
@@ -526,10 +524,10 @@ def audit_paths(ws: Workspace, paths, ids: Identifiers | None = None, *, record:
                 continue
             if not p.is_file():
                 continue
-            if _is_shipped(p, shipped):
+            st = p.stat()
+            if _is_shipped(p, shipped, st):
                 rep.not_scanned.append((rel, "vilwork's own browser asset, identical to the shipped copy"))
                 continue
-            st = p.stat()
             stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
             if record is not None and known.get(rel) == stamp:
                 rep.scanned += 1

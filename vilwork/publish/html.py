@@ -120,7 +120,7 @@ def css_string(value: Any) -> str:
     style sheet (the template's autoescape does not apply inside CSS)."""
     out = []
     for ch in str(value):
-        if ch in '\\"<>&' or ch in "\n\r\f" or ord(ch) < 0x20:
+        if ch in '\\"<>&' or ord(ch) < 0x20:  # line breaks too
             out.append(f"\\{ord(ch):x} ")
         else:
             out.append(ch)
