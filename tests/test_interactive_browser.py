@@ -327,6 +327,16 @@ def test_forum_vote_changes_ranking_and_file(forum, browser, workspace, tmp_path
         "p => Array.from(document.querySelectorAll('#v-rank tbody tr')).some(r => r.textContent.includes(p) && r.textContent.includes('12'))",
         arg=project, timeout=30_000)
     assert project not in page.locator("#v-rank tbody tr").first.inner_text()
+    rank = page.evaluate(
+        "p => Array.from(document.querySelectorAll('#v-rank tbody tr')).find(r => r.textContent.includes(p)).cells[0].textContent",
+        project)
+    assert f"อันดับ {rank}" in page.inner_text("#v-status")  # the saved row's rank is said, wherever it is
+    # the hall still sees the top of the ranking, whole, and every row of this meeting's 8 projects
+    assert page.evaluate("""() => {
+        const wrap = document.querySelector('.vote .rankwrap').getBoundingClientRect();
+        const rows = Array.from(document.querySelectorAll('#v-rank tbody tr')).map(r => r.getBoundingClientRect());
+        return rows.every(b => b.top >= wrap.top - 1 && b.bottom <= wrap.bottom + 1 && b.bottom <= innerHeight);
+    }"""), "the ranking does not show every project on the 1280×720 screen"
     edited = votes.read_bytes()
     assert edited.startswith(after) and edited.count(b"\n") == after.count(b"\n") + 1
     shot(page, tmp_path, "vote-3-edited.png")

@@ -88,7 +88,8 @@ _WORDS = {
     "edit": ("แก้", "Edit"),
     "withdraw": ("ถอน", "Withdraw"),
     "confirm_withdraw": ("ถอนโครงการ “{p}” ออกจากการลงคะแนน?", "Withdraw “{p}” from the vote?"),
-    "saved": ("บันทึกแล้ว: {p} = {n} คะแนน (แถวที่ {row} ของไฟล์)", "Saved: {p} = {n} votes (row {row} of the file)"),
+    "saved": ("บันทึกแล้ว: {p} = {n} คะแนน อันดับ {rank} (แถวที่ {row} ของไฟล์)",
+              "Saved: {p} = {n} votes, rank {rank} (row {row} of the file)"),
     "saved_withdraw": ("ถอนโครงการแล้ว: {p} (แถวที่ {row})", "Withdrawn: {p} (row {row})"),
     "not_saved": ("ยังไม่ได้บันทึก: {e}", "Not saved: {e}"),
     "offline": ("ติดต่อโปรแกรมไม่ได้ — ข้อมูลที่บันทึกแล้วยังอยู่ครบ ตรวจว่าหน้าต่าง vilwork forum ยังเปิดอยู่",
@@ -406,18 +407,20 @@ _CSS = """
   font: 32px/1.2 "Sarabun", sans-serif; color: #000; border: 3px solid #062c4a; border-radius: 6px; padding: 4px 10px; }
 #v-project { width: 430px; } #v-area { width: 330px; } #v-votes { width: 150px; }
 #vote-form button { background: #062c4a; color: #fff; font-weight: 700; padding: 6px 22px; cursor: pointer; }
-#v-status { font-size: 32px; min-height: 46px; margin: 2px 0 6px; font-weight: 700; }
+#v-status { font-size: 32px; min-height: 42px; margin: 0 0 4px; font-weight: 700; line-height: 1.3; }
 #v-status.ok { color: #0b6b2b; } #v-status.err { color: #b00020; }
-.vote .rankwrap { max-height: 390px; overflow-y: auto; border-top: 3px solid #062c4a; }
-.vote table { width: 100%; border-collapse: collapse; font-size: 34px; }
-.vote th { white-space: nowrap; text-align: left; background: #062c4a; color: #fff; padding: 2px 12px; position: sticky; top: 0; }
-.vote td { padding: 2px 12px; border-bottom: 2px solid #bbb; vertical-align: middle; }
+/* the screen never scrolls: the ranking fills what the form leaves and scrolls inside, top first */
+.vote .votebox { display: flex; flex-direction: column; height: 606px; }
+.vote .rankwrap { flex: 1 1 0; min-height: 0; overflow-y: auto; border-top: 3px solid #062c4a; }
+.vote table { width: 100%; border-collapse: collapse; font-size: 32px; line-height: 1.2; }
+.vote th { white-space: nowrap; text-align: left; background: #062c4a; color: #fff; padding: 0 12px; position: sticky; top: 0; z-index: 1; }
+.vote td { padding: 0 12px; border-bottom: 2px solid #bbb; vertical-align: middle; }
 .vote td.n { text-align: right; font-weight: 700; white-space: nowrap; }
 .vote td.p { width: 100%; } .vote td.b { white-space: nowrap; }
 .vote tr.first td { background: #fff4c2; }
 .vote tr.just td { outline: 4px solid #0b6b2b; outline-offset: -4px; }
-.vote table button { font-size: 32px; padding: 0 10px; background: #fff; cursor: pointer; }
-#v-total { font-size: 32px; color: #000; margin-top: 6px; }
+.vote table button { font-size: 32px; line-height: 1.05; padding: 0 10px; border-width: 2px; background: #fff; cursor: pointer; }
+#v-total { font-size: 32px; color: #000; margin: 4px 0 0; line-height: 1.3; padding-right: 130px; }
 """
 
 _TEMPLATE = """<!DOCTYPE html>
@@ -457,6 +460,7 @@ _TEMPLATE = """<!DOCTYPE html>
 </section>
 <section class="vote" data-vw="vote">
   <h2>{{ w.vote_title }}</h2>
+  <div class="votebox">
   <form id="vote-form" autocomplete="off">
     <label>{{ w.project }}<input id="v-project" name="project" maxlength="{{ max_text }}" required></label>
     <label>{{ w.area }}<select id="v-area" name="area"><option value="">— {{ w.area_none }} —</option>
@@ -468,6 +472,7 @@ _TEMPLATE = """<!DOCTYPE html>
   <div class="rankwrap"><table id="v-rank"><thead><tr><th>{{ w.rank }}</th><th>{{ w.project }}</th>
     <th>{{ w.votes_short }}</th><th>{{ w.share }}</th><th></th></tr></thead><tbody></tbody></table></div>
   <p id="v-total"></p>
+  </div>
 </section>
 </div></div>
 <script src="assets/reveal/reveal.js"></script>
@@ -480,6 +485,7 @@ _TEMPLATE = """<!DOCTYPE html>
     backgroundTransition: "none"});
   var form = document.getElementById("vote-form"), status = document.getElementById("v-status");
   var body = document.querySelector("#v-rank tbody"), total = document.getElementById("v-total");
+  var wrap = document.querySelector(".vote .rankwrap");
   function fmt(s, o) { return s.replace(/\\{(\\w+)\\}/g, function (m, k) { return (k in o) ? o[k] : m; }); }
   function say(text, ok) { status.textContent = text; status.className = ok ? "ok" : "err"; }
   function cell(tr, text, cls) { var td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; tr.appendChild(td); return td; }
@@ -501,8 +507,9 @@ _TEMPLATE = """<!DOCTYPE html>
       d.addEventListener("click", function () { if (window.confirm(fmt(C.w.confirm_withdraw, {p: x.project}))) send({project: x.project, withdraw: true}); });
       td.appendChild(e); td.appendChild(document.createTextNode(" ")); td.appendChild(d);
       body.appendChild(tr);
-      if (saved && x.project === saved) { tr.classList.add("just"); tr.scrollIntoView({block: "nearest"}); }
+      if (saved && x.project === saved) tr.classList.add("just");
     });
+    wrap.scrollTop = 0;  // the hall sees the top of the ranking; the status line gives the saved row's rank
     total.textContent = fmt(C.w.total, {n: r.total.toLocaleString("en-US"), p: r.rows.length, file: r.file}) +
       (r.rejected ? " · " + fmt(C.w.rejected, {n: r.rejected}) : "");
   }
@@ -518,7 +525,9 @@ _TEMPLATE = """<!DOCTYPE html>
       .then(function (r) {
         if (!r.ok || !r.j.ok) { say(fmt(C.w.not_saved, {e: (r.j.errors || [r.j.error || "?"]).join("; ")}), false); return; }
         var e = r.j.entry;
-        say(e.withdraw ? fmt(C.w.saved_withdraw, {p: e.project, row: r.j.row}) : fmt(C.w.saved, {p: e.project, n: e.votes, row: r.j.row}), true);
+        var mine = r.j.ranking.rows.find(function (x) { return x.project === e.project; });
+        say(e.withdraw ? fmt(C.w.saved_withdraw, {p: e.project, row: r.j.row})
+          : fmt(C.w.saved, {p: e.project, n: e.votes, row: r.j.row, rank: mine ? mine.rank : "–"}), true);
         show(r.j.ranking, e.project);
         if (!entry.withdraw) { form.reset(); form.project.focus(); }
       })
