@@ -478,14 +478,19 @@ def test_public_app_opens_on_an_indicator_its_map_can_show(tmp_path):
 
 
 def test_cascading_pickers(app):
-    assert [v for _, v in app.w_district.options] == [None, "9901", "9902"]
+    assert [v for _, v in app.w_district.options] == [E.ALL, "9901", "9902"]
     app.choose(district="9901")
-    assert [v for _, v in app.w_tambon.options] == [None, "990101", "990102"]
+    assert [v for _, v in app.w_tambon.options] == [E.ALL, "990101", "990102"]
     assert [v for _, v in app.w_village.options] == [V1, V2, V3]
     app.choose(tambon="990102")
     assert [v for _, v in app.w_village.options] == [V3] and app.w_village.value == V3
     app.choose(district="9902")
-    assert [v for _, v in app.w_tambon.options] == [None, "990201"] and app.w_village.value == V4
+    assert [v for _, v in app.w_tambon.options] == [E.ALL, "990201"] and app.w_village.value == V4
+    # "all" is a choice the dropdown shows by name (a None value would leave the picker blank)
+    app.choose(district=None)
+    assert app.w_district.label == "ทุกอำเภอ" and app.w_tambon.label == "ทุกตำบล"
+    assert app.selection.district is None and app.selection.tambon is None
+    assert [v for _, v in app.w_village.options] == [V1, V2, V3, V4]
 
 
 def test_choosing_a_village_changes_the_chart_and_the_table(app):
@@ -607,3 +612,26 @@ def test_explore_command_serves_the_notebook_with_the_workspace(ws_root):
     env = C.explore_env(Workspace(ws_root), boundaries=str(HDX))
     assert env[E.ENV_ROOT] == str(ws_root.resolve()) and env[E.ENV_REPORTS_URL] == C.REPORTS_ROUTE
     assert env[E.ENV_BOUNDARIES] == str(HDX.resolve())
+
+
+def test_explore_command_options_reach_the_notebook(ws_root, monkeypatch):
+    """`vilwork explore --lang en --audience internal --village CODE`: the options travel to the
+    kernel as environment variables, and the notebook's explorer() (its parameters left None)
+    opens in English, internal view, on that village and its province."""
+    from vilwork import commands_interactive as C
+    from vilwork.workspace import Workspace
+
+    env = C.explore_env(Workspace(ws_root), lang="en", audience="internal", village=V4)
+    assert (env[E.ENV_LANG], env[E.ENV_AUDIENCE], env[E.ENV_VILLAGE]) == ("en", "internal", V4)
+    with pytest.raises(Exception, match="8"):
+        C.explore_env(Workspace(ws_root), village="9902")
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    app = E.explorer().explorer  # what the notebook calls with its default parameters
+    sel = app.selection
+    assert (sel.village, sel.audience, app.lang) == (V4, "internal", "en")
+    assert app.w_district.options[0][0] == "All districts"
+    for k in env:
+        monkeypatch.delenv(k)
+    app = E.explorer(ws_root).explorer
+    assert (app.lang, app.selection.audience) == ("th", "public")

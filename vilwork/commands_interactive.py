@@ -100,13 +100,21 @@ def voila_argv(notebook: Path, port: int, open_browser: bool) -> list[str]:
     ]
 
 
-def explore_env(ws: Workspace, boundaries: str | None = None) -> dict[str, str]:
-    """Environment the notebook's kernel inherits: the workspace, the reports route, boundaries."""
-    from .explore import ENV_BOUNDARIES, ENV_REPORTS_URL, ENV_ROOT
+def explore_env(ws: Workspace, boundaries: str | None = None, *, lang: str | None = None,
+                audience: str | None = None, village: str | None = None) -> dict[str, str]:
+    """Environment the notebook's kernel inherits: the workspace, the reports route, boundaries,
+    and what the page opens on (language, audience, village)."""
+    from .explore import ENV_AUDIENCE, ENV_BOUNDARIES, ENV_LANG, ENV_REPORTS_URL, ENV_ROOT, ENV_VILLAGE
+    from .workspace import check_village_code
 
     env = {ENV_ROOT: str(ws.root), ENV_REPORTS_URL: REPORTS_ROUTE}
     if boundaries:
         env[ENV_BOUNDARIES] = str(Path(boundaries).expanduser().resolve())
+    for key, value in ((ENV_LANG, lang), (ENV_AUDIENCE, audience)):
+        if value:
+            env[key] = value
+    if village:
+        env[ENV_VILLAGE] = check_village_code(village)
     return env
 
 
@@ -114,13 +122,17 @@ def explore_env(ws: Workspace, boundaries: str | None = None) -> dict[str, str]:
 @arg("--port", type=int, default=DEFAULT_EXPLORE_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_EXPLORE_PORT}; a free one if busy)")
 @arg("--no-browser", action="store_true", help="do not open the browser")
 @arg("--boundaries", default=None, help="folder of HDX COD-AB files (th_adm1.geojson, th_adm2.geojson)")
+@arg("--lang", choices=["th", "en"], default="th", help="language of the page (default Thai)")
+@arg("--audience", choices=["public", "internal"], default="public",
+     help="public hides counts of 1-4 (default); internal shows them, for staff only")
+@arg("--village", default=None, help="open on this village (8-digit code) and its province")
 def cmd_explore(ws: Workspace, a) -> int:
     if not (ws.processed / "indicators_village.parquet").exists():
         raise VilworkError(f"no indicators in {ws.processed}: run `vilwork ingest` then `vilwork indicators` first")
     nb = explore_notebook()
     if not nb.is_file():
         raise ExplorerMissingError(f"the explorer notebook {nb} is missing")
-    os.environ.update(explore_env(ws, a.boundaries))
+    os.environ.update(explore_env(ws, a.boundaries, lang=a.lang, audience=a.audience, village=a.village))
     app = make_voila_app(ws)
     print(f"หน้าสำรวจ: http://127.0.0.1:{a.port}/ (ถ้าพอร์ตไม่ว่างจะใช้พอร์ตถัดไป ดูบรรทัด 'Voilà is running at')  "
           "กด Ctrl+C เพื่อปิด / Ctrl+C to stop", flush=True)

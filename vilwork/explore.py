@@ -78,6 +78,11 @@ REPORT_FILES = (("km.html", "rep_km"), ("vdr.html", "rep_vdr"), ("tdr.html", "re
 ENV_ROOT = "VILWORK_ROOT"
 ENV_REPORTS_URL = "VILWORK_REPORTS_URL"
 ENV_BOUNDARIES = "VILWORK_BOUNDARIES"
+ENV_LANG = "VILWORK_EXPLORE_LANG"
+ENV_AUDIENCE = "VILWORK_EXPLORE_AUDIENCE"
+ENV_VILLAGE = "VILWORK_EXPLORE_VILLAGE"
+#: the value of a picker's "all districts" / "all tambons" choice (ipywidgets shows a None value as a blank)
+ALL = ""
 HDX_CREDIT = "OCHA/HDX, Royal Thai Survey Department (COD-AB, CC BY-IGO)"
 # the vilwork command in a child process (``python -m vilwork.cli`` would miss the command modules)
 _CLI = "import sys; from vilwork.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -1255,10 +1260,12 @@ _CSS = """
 .vx-bl.vx-bc { font-weight: 700; }
 .vx-btr { position: relative; height: 24px; margin-right: 54px; background: linear-gradient(90deg, #e6e6e6 1px, transparent 1px) 0 0 / 20% 100%; }
 .vx-bar { height: 100%; min-width: 1px; } .vx-bar.vx-bc { outline: 3px solid #111; outline-offset: -1px; }
-.vx-bv { position: absolute; top: 1px; margin-left: 4px; font-size: 14px; white-space: nowrap; }
+/* a value is written over the reference lines (white behind it), never crossed by them */
+.vx-bv { position: absolute; top: 1px; margin-left: 3px; padding: 0 2px; font-size: 14px; white-space: nowrap;
+  background: rgba(255, 255, 255, 0.9); z-index: 2; }
 .vx-bax { position: relative; height: 20px; margin-right: 54px; border-top: 1px solid #999; }
 .vx-bax span { position: absolute; transform: translateX(-50%); font-size: 13px; color: #333; }
-.vx-bover { position: absolute; top: 0; bottom: 20px; left: calc(42% + 8px); right: 54px; pointer-events: none; }
+.vx-bover { position: absolute; top: 0; bottom: 20px; left: calc(42% + 8px); right: 54px; pointer-events: none; z-index: 1; }
 .vx-ref { position: absolute; top: 0; bottom: 0; border-left: 2px dashed #333; }
 .vx-rkeys { font-size: 13px; color: #333; margin-top: 4px; }
 .vx-rk { margin-right: 14px; white-space: nowrap; } .vx-rk i { display: inline-block; height: 12px; border-left: 2px dashed #333; margin-right: 4px; vertical-align: -1px; }
@@ -1376,7 +1383,7 @@ class Explorer:
         if level == "village":
             codes = [c for c in codes if c in self.data.valued]
         opts = [(f"{self.data.name(c)} ({c})", c) for c in codes]
-        return ([(all_label, None)] if all_label else []) + opts
+        return ([(all_label, ALL)] if all_label else []) + opts
 
     def _fill_cascade(self, village: str | None = None, district: str | None = None, tambon: str | None = None) -> None:
         L = self.lang
@@ -1387,10 +1394,10 @@ class Explorer:
         self._hold = True
         try:
             self.w_district.options = self._opts("district", p, _w("all_districts", L))
-            self.w_district.value = district if district in dict((v, k) for k, v in self.w_district.options) else None
+            self.w_district.value = district if district in dict((v, k) for k, v in self.w_district.options) else ALL
             d = self.w_district.value
-            self.w_tambon.options = self._opts("tambon", d, _w("all_tambons", L)) if d else [(_w("all_tambons", L), None)]
-            self.w_tambon.value = tambon if tambon in dict((v, k) for k, v in self.w_tambon.options) else None
+            self.w_tambon.options = self._opts("tambon", d, _w("all_tambons", L)) if d else [(_w("all_tambons", L), ALL)]
+            self.w_tambon.value = tambon if tambon in dict((v, k) for k, v in self.w_tambon.options) else ALL
             self._fill_villages(village)
         finally:
             self._hold = False
@@ -1471,8 +1478,8 @@ class Explorer:
 
     def _cascade_district(self) -> None:
         L, d = self.lang, self.w_district.value
-        self.w_tambon.options = self._opts("tambon", d, _w("all_tambons", L)) if d else [(_w("all_tambons", L), None)]
-        self.w_tambon.value = None
+        self.w_tambon.options = self._opts("tambon", d, _w("all_tambons", L)) if d else [(_w("all_tambons", L), ALL)]
+        self.w_tambon.value = ALL
         self._fill_villages()
 
     def _cascade_year(self) -> None:
@@ -1492,7 +1499,7 @@ class Explorer:
     # ---- state --------------------------------------------------------------------------
     @property
     def selection(self) -> Selection:
-        return Selection(self.w_province.value, self.w_district.value, self.w_tambon.value, self.w_village.value,
+        return Selection(self.w_province.value, self.w_district.value or None, self.w_tambon.value or None, self.w_village.value,
                          self.w_indicator.value or "g1", int(self.w_year.value), self.w_audience.value, self.w_level.value)
 
     def choose(self, **kw) -> None:
@@ -1518,10 +1525,10 @@ class Explorer:
                 kw.setdefault("district", v[:4])
                 kw.setdefault("tambon", v[:6])
             if "district" in kw:
-                self.w_district.value = kw["district"]
+                self.w_district.value = kw["district"] or ALL
                 self._cascade_district()
             if "tambon" in kw:
-                self.w_tambon.value = kw["tambon"]
+                self.w_tambon.value = kw["tambon"] or ALL
                 self._fill_villages()
             key = str(kw["indicator"]) if kw.get("indicator") is not None else None
             group = kw.get("group")
@@ -1606,7 +1613,7 @@ class Explorer:
 
 
 def explorer(root=None, *, province: str | None = None, village: str | None = None, indicator=None,
-             year: int | None = None, lang: str = "th", audience: str = "public", level: str = "village",
+             year: int | None = None, lang: str | None = None, audience: str | None = None, level: str = "village",
              boundaries: str | None = None, top: int = 15, reports_url: str | None = None):
     """Build the explorer for the workspace at ``root`` and return its widget.
 
@@ -1616,15 +1623,19 @@ def explorer(root=None, *, province: str | None = None, village: str | None = No
         The workspace (default ``$VILWORK_ROOT`` set by ``vilwork explore``, else the current
         folder).
     province, village : str, optional
-        What to open on (default: the first province; its village that fares worst).
+        What to open on (default: ``$VILWORK_EXPLORE_VILLAGE`` set by ``vilwork explore
+        --village``, else the first province and its village that fares worst; a village
+        brings its province).
     indicator : int or str, optional
         An indicator number or ``"g<N>"`` for a whole group (default: the indicator the
         province passes least).
     year : int, optional
         BE survey year (default: the latest).
-    lang : {"th", "en"}
-    audience : {"public", "internal"}
-        Public hides counts from 1 to the small-cell threshold.
+    lang : {"th", "en"}, optional
+        Default ``$VILWORK_EXPLORE_LANG`` (``vilwork explore --lang``), else Thai.
+    audience : {"public", "internal"}, optional
+        Public hides counts from 1 to the small-cell threshold. Default
+        ``$VILWORK_EXPLORE_AUDIENCE`` (``vilwork explore --audience``), else public.
     level : {"village", "tambon", "district", "province"}
         The map's level.
     boundaries : str, optional
@@ -1639,6 +1650,11 @@ def explorer(root=None, *, province: str | None = None, village: str | None = No
     ipywidgets.VBox
         The app; the :class:`Explorer` behind it is its ``explorer`` attribute.
     """
+    lang = lang or os.environ.get(ENV_LANG) or "th"
+    audience = audience or os.environ.get(ENV_AUDIENCE) or "public"
+    village = village or os.environ.get(ENV_VILLAGE) or None
+    if village and not province:
+        province = check_village_code(village)[:2]
     data = load_explore_data(root, lang=lang, boundaries_dir=boundaries)
     app = Explorer(data, province=province, village=village, indicator=indicator, year=year,
                    audience=audience, level=level, top=top, reports_url=reports_url)
