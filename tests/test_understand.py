@@ -82,6 +82,27 @@ def test_trend_two_years_by_hand(ws):
     assert tr.loc[22, "direction"] == "คงเดิม"
 
 
+def test_trend_changes_and_chart_by_hand(ws):
+    # add indicator 11 (household), falling from 50/50 to 44/50: -12 points
+    f = ws / "data" / "processed" / "indicators_village.parquet"
+    df = pd.read_parquet(f)
+    add = pd.DataFrame([_row(2561, "village", V, 11, 2, "household", 50, 50), _row(2562, "village", V, 11, 2, "household", 50, 44)])
+    add["indicator"] = add["indicator"].astype("Int64")
+    pd.concat([df, add], ignore_index=True).to_parquet(f)
+    v = open_village(ws, V)
+    ch = understand.trend_changes(v)
+    # rises first, largest first (6: 24/40 -> 30/40 = +15, 9: 40/50 -> 45/50 = +10), then the fall;
+    # 22 did not move, 2 is hidden from the public (3 infants)
+    assert list(ch["indicator"]) == [6, 9, 11]
+    assert list(ch["change"].round(4)) == [0.15, 0.1, -0.12]
+    assert list(understand.trend_changes(v, top=1)["indicator"]) == [6, 11]
+    fig = understand.trend_chart(v)
+    bar = fig.data[0]
+    assert list(bar.text) == ["−12 จุด", "+10 จุด", "+15 จุด"]  # plotly lists bottom first
+    assert bar.marker.color[0] != bar.marker.color[1] == bar.marker.color[2]
+    assert fig.layout.xaxis.range[0] < -12 and fig.layout.xaxis.range[1] > 15
+
+
 def test_kchch2k_status_text(ws):
     k = understand.kchch2k_status(open_village(ws, V))
     assert k["class"] == 2 and k["name"] == "ปานกลาง"

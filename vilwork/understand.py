@@ -458,6 +458,42 @@ def trend(v: Village) -> pd.DataFrame:
     return out
 
 
+def trend_changes(v: Village, top: int = 3) -> pd.DataFrame:
+    """The indicators that moved most since the previous survey: up to ``top`` that got better
+    (largest rise first) then up to ``top`` that got worse (largest fall first); changes smaller
+    than half a percentage point, and rates hidden from the public, are left out."""
+    tr = v.once(trend)
+    if tr.empty:
+        return tr
+    moved = tr[tr["change"].notna()]
+    up = moved[moved["change"] > 0.005].sort_values(["change", "indicator"], ascending=[False, True]).head(top)
+    down = moved[moved["change"] < -0.005].sort_values(["change", "indicator"]).head(top)
+    out = pd.concat([up, down], ignore_index=True)
+    out.attrs.update(tr.attrs)
+    return out
+
+
+def trend_chart(v: Village, top: int = 3) -> go.Figure | None:
+    """Bars of the biggest changes since the previous survey, in percentage points: rises in the
+    passing colour on top, falls in the failing colour below (None when nothing moved)."""
+    ch = trend_changes(v, top)
+    if ch.empty:
+        return None
+    L = v.lang
+    pts = 100 * ch["change"].to_numpy(dtype=float)
+    labels = [f"{i}. {n}" for i, n in zip(ch["indicator"], ch["name"])]
+    colors = [charts.band_color(1.0) if x > 0 else charts.band_color(0.0) for x in pts]
+    text = [t("points", L, n=f"{x:+.0f}".replace("-", "−")) for x in pts]
+    fig = charts.hbar(labels, pts, colors=colors, text=text, pct=False,
+                      title=t("chart_trend", L, prev=ch.attrs["previous"], cur=ch.attrs["current"]),
+                      xtitle=t("trend_axis", L))
+    fig.update_traces(textposition="outside", cliponaxis=False,
+                      hovertemplate="%{y}: %{x:+.1f}<extra></extra>")
+    span = max(5.0, float(np.abs(pts).max()) * 1.35)
+    return fig.update_xaxes(range=[-span if (pts < 0).any() else 0, span if (pts > 0).any() else 0],
+                            zeroline=True, zerolinecolor="#333", zerolinewidth=2)
+
+
 def key_facts(v: Village) -> dict:
     """Headline numbers for the cover, the slides and the cards."""
     f = indicator_comparison(v)
