@@ -17,14 +17,15 @@ the panel, and encoding every changed widget state as the JSON the kernel sends.
 p50/p95/max per kind of change and overall, plus the one-off load time.
 
 ``--browser`` also serves the workspace with ``vilwork explore`` and measures, in headless
-Chromium, the time from choosing another village in the dropdown to the new map, bars and table
-painted (kernel, websocket and drawing included).
+Chromium, the time from choosing another village (in the dropdown, or by a click on its bar) to
+the new map, bars and table painted (kernel, websocket and drawing included).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -154,9 +155,12 @@ def measure(root: Path, rounds: int, seed: int = 7) -> tuple[pd.DataFrame, dict]
     groups = sorted({int(k[1:]) for k in data.keys[data.years[-1]] if k.startswith("g")})
     rows = []
 
-    def timed(kind: str, **kw):
+    def timed(kind: str, pick: str | None = None, **kw):
         t = time.perf_counter()
-        app.choose(**kw)
+        if pick:
+            app.pick(pick)  # what a click on a map area, a bar or a table row does
+        else:
+            app.choose(**kw)
         nbytes = _wire_bytes(app)
         rows.append({"change": kind, "ms": 1000 * (time.perf_counter() - t), "bytes": nbytes,
                      "level": app.w_level.value, "units": len(app.data.children(app.w_level.value, ""))})
@@ -166,6 +170,9 @@ def measure(root: Path, rounds: int, seed: int = 7) -> tuple[pd.DataFrame, dict]
     for _ in range(rounds):
         app.choose(district=None)  # the whole province: all 1,000 polygons on the map
         timed("village", village=rng.choice(villages))
+        timed("click on a bar", pick=rng.choice([c for c in re.findall(r'class="vx-btr" data-code="(\d{8})"', app.w_bars.value)
+                                                 if c != app.w_village.value]))
+        timed("click on the map", pick=rng.choice([v for v in villages if v != app.w_village.value]))
         timed("indicator", indicator=rng.choice(keys))
         timed("group", group=rng.choice(groups))
         timed("year", year=rng.choice([y for y in data.years if y != app.w_year.value] or data.years))
@@ -229,7 +236,19 @@ def browser_latency(root: Path, changes: int = 15) -> pd.DataFrame:
                 page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
                 ms = 1000 * (time.perf_counter() - t)
                 kernel = float(page.evaluate("() => +document.querySelector('.vx-foot').dataset.updateMs"))
-                rows.append({"end to end ms": ms, "kernel ms": kernel})
+                rows.append({"change": "dropdown", "end to end ms": ms, "kernel ms": kernel})
+                page.wait_for_timeout(200)
+            for _ in range(changes):  # a click on a bar of another village
+                codes = page.evaluate("() => Array.from(document.querySelectorAll('.vx-btr[data-code]:not(:has(.vx-bc))')).map(e => e.dataset.code)")
+                code = codes[len(rows) * 7 % len(codes)]
+                t = time.perf_counter()
+                page.locator(f'.vx-btr[data-code="{code}"]').click()
+                page.wait_for_function("c => { const e = document.querySelector('.vx-bl.vx-bc'); return e && e.textContent.includes(c); }",
+                                       arg=code, timeout=60_000, polling=10)
+                page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                ms = 1000 * (time.perf_counter() - t)
+                kernel = float(page.evaluate("() => +document.querySelector('.vx-foot').dataset.updateMs"))
+                rows.append({"change": "click on a bar", "end to end ms": ms, "kernel ms": kernel})
                 page.wait_for_timeout(200)
             b.close()
     finally:
@@ -249,7 +268,7 @@ def main(argv=None) -> int:
     ap.add_argument("--vertices", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=12)
     ap.add_argument("--keep", default=None, help="write the workspace here and keep it")
-    ap.add_argument("--browser", action="store_true", help="also time village changes end to end in headless Chromium")
+    ap.add_argument("--browser", action="store_true", help="also time village changes (dropdown, click on a bar) end to end in headless Chromium")
     a = ap.parse_args(argv)
     root = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="bench_explore_"))
     try:
@@ -271,10 +290,12 @@ def main(argv=None) -> int:
         code = 0 if p95 < 300 else 1
         if a.browser:
             br = browser_latency(root)
-            q = br.quantile([0.5, 0.95])
-            print(f"BROWSER {len(br)} village changes (dropdown -> map, bars and table painted): "
-                  f"p50 {q.at[0.5, 'end to end ms']:.0f} ms, p95 {q.at[0.95, 'end to end ms']:.0f} ms; "
-                  f"of which the kernel p50 {q.at[0.5, 'kernel ms']:.0f} ms")
+            for kind, g in br.groupby("change", sort=False):
+                q = g[["end to end ms", "kernel ms"]].quantile([0.5, 0.95])
+                print(f"BROWSER {len(g)} village changes by {kind} (-> map, bars and table painted): "
+                      f"p50 {q.at[0.5, 'end to end ms']:.0f} ms, p95 {q.at[0.95, 'end to end ms']:.0f} ms; "
+                      f"of which the kernel p50 {q.at[0.5, 'kernel ms']:.0f} ms")
+                code = code or int(q.at[0.95, "end to end ms"] >= 300)
         return code
     finally:
         if not a.keep:

@@ -310,13 +310,16 @@ def test_map_svg_paths_in_band_colours_zoomed_to_the_area(data, ws_root):
     assert one.count("<path ") == 2 and 'data-code="99010201"' in one  # zoomed to tambon 990102
 
 
-def test_map_svg_links_villages_with_reports(data, ws_root):
+def test_map_svg_areas_are_picked_not_linked(data, ws_root):
+    """A click on the map chooses the area (its code is on the path); reports open from the
+    bars, the table and the panel, so a map area never jumps away to another page."""
     rep = ws_root / "reports" / V2
     rep.mkdir(parents=True, exist_ok=True)
     (rep / "km.html").write_text("<html></html>", encoding="utf-8")
     try:
-        h = E.map_svg(data, sel(), "th", reports_url="vilwork/reports")
-        assert h.count("<a ") == 1 and 'href="vilwork/reports/99010102/km.html"' in h
+        h = E.map_svg(data, sel(), "th")
+        assert "<a " not in h
+        assert sorted(re.findall(r'<path d="[^"]+" fill="#[0-9a-f]{6}" data-code="(\d{8})"', h)) == [V1, V2, V3]  # V4 has no polygon
     finally:
         (rep / "km.html").unlink()
 
@@ -502,6 +505,48 @@ def test_choosing_a_village_changes_the_chart_and_the_table(app):
     assert 'class="vx-bl vx-bc" data-code="99010102">▶ ' in after
     assert 'class="vx-bl vx-bc" data-code="99010101"' in before
     assert '<tr class="vx-chosen" data-code="99010102">' in app.w_table.value
+
+
+def test_a_click_on_the_map_a_bar_or_a_row_chooses_that_unit(app):
+    """What the browser sends when a map area, a bar or a table row is clicked (the pane's
+    message), and what the explorer does with it: the focus moves, the pickers' area stays."""
+    assert (app.w_district.value, app.w_tambon.value) == (E.ALL, E.ALL)
+    n = app.updates
+    app.w_bars._on_msg(app.w_bars, {"pick": V4}, [])
+    assert app.selection.village == V4 and app.w_village.value == V4
+    assert (app.w_district.value, app.w_tambon.value) == (E.ALL, E.ALL)  # the province's ranking stays in view
+    assert app.updates == n + 1  # one redraw
+    assert '<tr class="vx-chosen" data-code="99020101">' in app.w_table.value
+    app.w_table._on_msg(app.w_table, {"pick": V2}, [])
+    assert app.selection.village == V2
+    # a tambon on the tambon map: its village that fares worst (V3, the only one of 990102)
+    app.choose(level="tambon")
+    app.w_map._on_msg(app.w_map, {"pick": "990102"}, [])
+    assert app.selection.unit() == "990102" and app.selection.village == V3
+    n = app.updates
+    app.w_map._on_msg(app.w_map, {"pick": "990102"}, [])  # already there: nothing to redo
+    assert app.updates == n
+    app.choose(level="district")
+    app.w_map._on_msg(app.w_map, {"pick": "9902"}, [])
+    assert app.selection.unit() == "9902" and app.selection.village == V4
+    # anything else is ignored, and nothing is redrawn
+    n = app.updates
+    for junk in ({"pick": "99999999"}, {"pick": "<b>"}, {"pick": 99010101}, {"other": 1}, "x", {"pick": "9"}):
+        app.w_map._on_msg(app.w_map, junk, [])
+    assert app.updates == n and app.selection.unit() == "9902"
+
+
+def test_the_pane_draws_its_html_and_reports_clicks_from_the_browser():
+    """The browser half: the module is inline (offline), draws ``value`` and sends the code of
+    the clicked ``data-code`` element, letting report links through."""
+    assert 'model.get("value")' in E._PANE_ESM and "model.send({ pick: hit.dataset.code })" in E._PANE_ESM
+    assert 'closest("a")' in E._PANE_ESM and "import " not in E._PANE_ESM  # nothing fetched
+    p = E.pane()
+    p.value = "<b>x</b>"
+    got = []
+    p.on_pick(got.append)
+    p._on_msg(p, {"pick": "99010101"}, [])
+    assert got == ["99010101"] and p.value == "<b>x</b>"
 
 
 def test_a_village_outside_the_area_moves_the_area(app):

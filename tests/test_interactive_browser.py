@@ -154,6 +154,18 @@ def _chosen_bar_label(page) -> str:
     return page.evaluate("() => (document.querySelector('.vx-bl.vx-bc') || {}).textContent || ''")
 
 
+#: a screen point where the element itself is hit (not a neighbour or an outline over it)
+POINT_IN = """sel => {
+    const el = document.querySelector(sel); if (!el) return null;
+    const b = el.getBoundingClientRect();
+    for (let i = 1; i < 12; i++) for (let j = 1; j < 12; j++) {
+        const x = b.left + b.width * i / 12, y = b.top + b.height * j / 12;
+        if (document.elementFromPoint(x, y) === el) return [x, y];
+    }
+    return null;
+}"""
+
+
 def _updates(page) -> int:
     return int(page.evaluate("() => +document.querySelector('.vx-foot').dataset.updates"))
 
@@ -207,6 +219,36 @@ def test_explorer_loads_and_choosing_another_village_changes_the_chart(explorer,
     page.wait_for_timeout(500)
     shot(page, tmp_path, "explore-2-other-village.png")
 
+    # drill-down by clicking: a bar, a table row, a map area choose that village (real clicks)
+    for how in ("bar", "row", "map"):
+        chosen = re.search(r"\((\d{8})\)", _chosen_bar_label(page)).group(1)
+        others = page.evaluate("() => Array.from(document.querySelectorAll('.vx-map path[data-code]')).map(p => p.dataset.code)")
+        target = [c for c in others if c not in (chosen, WITH_REPORTS)][0 if how != "row" else -1]
+        n = _updates(page)
+        if how == "bar":
+            page.locator(f'.vx-btr[data-code="{target}"]').click()
+        elif how == "row":
+            page.locator(f'.vx-table tr[data-code="{target}"] td').nth(1).click()
+        else:
+            xy = page.evaluate(POINT_IN, f'.vx-map path[data-code="{target}"]')
+            assert xy, "no visible point of the map area"
+            page.mouse.click(*xy)
+        page.wait_for_function(f"() => +document.querySelector('.vx-foot').dataset.updates > {n}", timeout=30_000)
+        page.wait_for_function("code => (document.querySelector('.vx-bl.vx-bc') || {textContent: ''}).textContent.includes(code)",
+                               arg=target, timeout=30_000)
+        assert target in page.locator(".vx-detail h3").inner_text(), how
+        assert page.locator(".vx-table tbody tr").count() == 12, how  # the province's ranking stays
+    page.wait_for_timeout(500)
+    shot(page, tmp_path, "explore-2b-clicked-on-map.png")
+    # a report link in a bar label opens the report and does not change the choice
+    n = _updates(page)
+    with page.context.expect_page() as popup:
+        page.locator(f'.vx-bl[data-code="{WITH_REPORTS}"] a').click()
+    assert "KM ทดสอบ" in popup.value.content()
+    popup.value.close()
+    page.wait_for_timeout(500)
+    assert _updates(page) == n
+
     # the tambon and district maps (villages dissolved: the demo province is not in HDX)
     for label, name in (("ตำบล", "explore-3-tambon-map.png"), ("อำเภอ", "explore-4-district-map.png")):
         n = _updates(page)
@@ -238,6 +280,54 @@ def test_explorer_links_to_a_villages_reports(explorer, browser):
     assert href == f"vilwork/reports/{WITH_REPORTS}/km.html"
     assert page.locator(f'.vx-table tr[data-code="{VILLAGE}"] a').count() == 0
     page.close()
+
+
+def test_explorer_runs_inside_jupyterlab(workspace, browser, tmp_path):
+    """The same notebook opened in JupyterLab and run from its menu: the explorer draws, and a
+    click on a bar chooses that village (the widgets' JupyterLab extensions are installed)."""
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    shutil.copy2(Path(__file__).resolve().parents[1] / "notebooks" / "explore.ipynb", lab / "explore.ipynb")
+    port = free_port()
+    env = dict(os.environ, VILWORK_ROOT=str(workspace), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--allow-root",
+                             "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={lab}", "--IdentityProvider.token=",
+                             "--ServerApp.password=", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+    page = browser.new_page(viewport={"width": 1500, "height": 1800})
+    try:
+        base = f"http://127.0.0.1:{port}/"
+        for _ in range(120):
+            try:
+                page.goto(base + "lab/tree/explore.ipynb", timeout=10_000)
+                break
+            except playwright_api.Error:
+                assert proc.poll() is None, "".join(lines[-30:])
+                time.sleep(0.5)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        page.wait_for_function("() => document.querySelector('.jp-Notebook-ExecutionIndicator, .jp-Toolbar') !== null")
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        page.wait_for_selector(".vx-map svg path", timeout=240_000)
+        page.wait_for_timeout(800)
+        shot(page, tmp_path, "explore-jupyterlab-1.png")
+        chosen = re.search(r"\((\d{8})\)", _chosen_bar_label(page)).group(1)
+        target = next(c for c in page.evaluate("() => Array.from(document.querySelectorAll('.vx-btr[data-code]')).map(e => e.dataset.code)")
+                      if c != chosen)
+        n = _updates(page)
+        page.locator(f'.vx-btr[data-code="{target}"]').click()
+        page.wait_for_function(f"() => +document.querySelector('.vx-foot').dataset.updates > {n}", timeout=30_000)
+        assert target in _chosen_bar_label(page)
+        shot(page, tmp_path, "explore-jupyterlab-2-clicked.png")
+    finally:
+        page.close()
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 # ==========================================================================================

@@ -963,10 +963,10 @@ def map_figure(data: ExploreData, sel: Selection, lang: str) -> dict:
 _SVG_W, _SVG_PAD = 680, 0.02
 
 
-def map_svg(data: ExploreData, sel: Selection, lang: str, reports_url: str | None = None) -> str:
+def map_svg(data: ExploreData, sel: Selection, lang: str) -> str:
     """The map the explorer shows: one SVG, each unit of the chosen area a path filled with its
-    colour band (the shared bands), a tooltip (name, code, value, counts), a link to the
-    village's reports when they are served, the chosen unit outlined; zoomed to the area.
+    colour band (the shared bands), a tooltip (name, code, value, counts), its code in
+    ``data-code`` (a click chooses it: :func:`pane`), the chosen unit outlined; zoomed to the area.
 
     A page draws 1,000 villages this way in a few tens of milliseconds, where a plotly figure
     of the same polygons takes seconds to rebuild in the browser; nothing but the page itself is
@@ -992,15 +992,11 @@ def map_svg(data: ExploreData, sel: Selection, lang: str, reports_url: str | Non
     pad = int(_SVG_PAD * max(w, h))
     height = int(round(_SVG_W * min(max((h + 2 * pad) / (w + 2 * pad), 0.4), 1.6)))
     ind_e = html.escape(ind)
-    link = bool(reports_url) and level == "village"
     paths = sh.coarse if max(w, h) > COARSE_VIEW * sh.extent else sh.paths
     out = []
     for i, c, color in zip(pos, data.codes[level][pos], colors):
         tip = f"{html.escape(data.name(c))} ({c})\n{ind_e}: {_unit_text(vals, i, lang, sep=chr(10))}"
-        path = f'<path d="{paths[i]}" fill="{color}" data-code="{c}"><title>{tip}</title></path>'
-        if link and (data.ws.reports / c / "km.html").is_file():
-            path = f'<a href="{html.escape(reports_url.rstrip("/"))}/{c}/km.html" target="_blank">{path}</a>'
-        out.append(path)
+        out.append(f'<path d="{paths[i]}" fill="{color}" data-code="{c}"><title>{tip}</title></path>')
     chosen = sel.unit()
     ci = idx.get(chosen) if chosen else None
     if ci is not None and sh.has[ci]:
@@ -1037,7 +1033,7 @@ def bars_html(data: ExploreData, sel: Selection, shown: pd.DataFrame, total: int
             label = f'<a href="{html.escape(reports_url.rstrip("/"))}/{code}/km.html" target="_blank">{label}</a>'
         w = 0.0 if math.isnan(rate) else 100 * min(max(float(rate), 0.0), 1.0)  # a hidden rate: no bar, its bound
         rows.append(f'<div class="vx-bl{" vx-bc" if chosen else ""}" data-code="{code}">{label}</div>'
-                    f'<div class="vx-btr"><div class="vx-bar{" vx-bc" if chosen else ""}" style="width:{w:.2f}%;background:{band_colors([rate])[0]}"></div>'
+                    f'<div class="vx-btr" data-code="{code}"><div class="vx-bar{" vx-bc" if chosen else ""}" style="width:{w:.2f}%;background:{band_colors([rate])[0]}"></div>'
                     f'<span class="vx-bv" style="left:{w:.2f}%">{html.escape(text)}</span></div>')
     refs, keys = [], []
     chosen = sel.unit()
@@ -1251,6 +1247,7 @@ _CSS = """
 .vx-map svg { display: block; }
 .vx-map path { stroke: #ffffff; stroke-width: 0.8px; vector-effect: non-scaling-stroke; stroke-linejoin: round; }
 .vx-map path:hover { stroke: #111111; stroke-width: 2px; }
+.vx-pane [data-code] { cursor: pointer; } .vx-table tbody tr[data-code]:hover td { box-shadow: inset 0 0 0 9999px rgba(0, 0, 0, 0.06); }
 .vx-map path.vx-chosen { fill: none; stroke: #111111; stroke-width: 3px; pointer-events: none; }
 .vx-bars { padding: 4px 8px 0 0; }
 .vx-bt { font-size: 18px; color: #1a1a1a; margin-top: 10px; } .vx-bs { font-size: 14px; color: #333; margin-bottom: 8px; }
@@ -1290,6 +1287,61 @@ def _font_css() -> str:
             return ""
         out.append(f"@font-face{{font-family:Sarabun;font-weight:{weight};src:url(data:font/ttf;base64,{b64}) format('truetype');}}")
     return "".join(out)
+
+
+#: the browser side of :func:`pane` (an anywidget module): draw the HTML; a click on anything
+#: carrying ``data-code`` (a map area, a bar, a table row) tells Python, unless it hit a link
+_PANE_ESM = """
+function render({ model, el }) {
+  const draw = () => { el.innerHTML = model.get("value"); };
+  const click = (e) => {
+    if (e.target.closest("a")) return;  // a report link opens the report
+    const hit = e.target.closest("[data-code]");
+    if (hit && el.contains(hit)) model.send({ pick: hit.dataset.code });
+  };
+  model.on("change:value", draw);
+  el.addEventListener("click", click);
+  el.classList.add("vx-pane");
+  draw();
+  return () => { model.off("change:value", draw); el.removeEventListener("click", click); };
+}
+export default { render };
+"""
+
+
+@lru_cache(maxsize=1)
+def _pane_class():
+    import anywidget
+    import traitlets
+
+    class Pane(anywidget.AnyWidget):
+        """HTML that reports clicks: ``value`` is the HTML (as :class:`ipywidgets.HTML`), and
+        :meth:`on_pick` callbacks get the ``data-code`` of what was clicked."""
+
+        _esm = _PANE_ESM
+        value = traitlets.Unicode("").tag(sync=True)
+
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self._picks = []
+            self.on_msg(self._on_msg)
+
+        def on_pick(self, callback) -> None:
+            self._picks.append(callback)
+
+        def _on_msg(self, _widget, content, _buffers) -> None:
+            code = content.get("pick") if isinstance(content, dict) else None
+            if isinstance(code, str):
+                for cb in self._picks:
+                    cb(code)
+
+    return Pane
+
+
+def pane(**kw):
+    """An HTML widget whose map areas, bars and table rows choose their unit when clicked (an
+    anywidget: works in Voilà and JupyterLab, offline; the module is inline)."""
+    return _pane_class()(**kw)
 
 
 class Explorer:
@@ -1337,9 +1389,11 @@ class Explorer:
                                           value=audience, style={"button_width": "auto", **style})
         self.w_level = W.ToggleButtons(description=_w("map_level", L), options=[(t(f"level_{lv}", L), lv) for lv in LEVELS],
                                        value=level if level in LEVELS else "village", style={"button_width": "auto", **style})
-        self.w_map = W.HTML(layout=W.Layout(width="49%", min_width="420px"))
-        self.w_bars = W.HTML(layout=W.Layout(width="49%", min_width="420px"))
-        self.w_table = W.HTML(layout=W.Layout(max_height="520px", overflow="auto"))
+        self.w_map = pane(layout=W.Layout(width="49%", min_width="420px"))
+        self.w_bars = pane(layout=W.Layout(width="49%", min_width="420px"))
+        self.w_table = pane(layout=W.Layout(max_height="520px", overflow="auto"))
+        for w in (self.w_map, self.w_bars, self.w_table):
+            w.on_pick(self.pick)
         self.w_detail = W.HTML()
         self.w_run = W.Button(description=_w("run_button", L), icon="play", layout=W.Layout(width="auto"))
         self.w_run_status = W.HTML()
@@ -1547,6 +1601,26 @@ class Explorer:
         self._held(apply)
         self.refresh()
 
+    def pick(self, code: str) -> None:
+        """Focus on the unit a click on the map, a bar or a table row names. The pickers' area
+        stays (the ranking in view does not change): a village becomes the chosen village; a
+        tambon or district its village that fares worst, unless the chosen one already lies in
+        it; a province (on the province map) becomes the chosen province."""
+        code = str(code)
+        level = {w: lv for lv, w in WIDTH.items()}.get(len(code))
+        if not (code.isdigit() and level) or code not in self.data.index(level):
+            log.warning("explorer: ignored a pick of %r", code)
+            return
+        if level == "village":
+            if code in self.data.valued and code != self.w_village.value:
+                self.choose(village=code)
+        elif level == "province" and code != self.w_province.value:
+            self.choose(province=code)
+        elif not (self.w_village.value or "").startswith(code):
+            villages = [c for c in self.data.children("village", code) if c in self.data.valued]
+            if villages:
+                self.choose(village=self._worst_village(villages))
+
     def refresh(self) -> None:
         """Rebuild the map, the bars, the table and the panel for the current choice."""
         t0 = time.perf_counter()
@@ -1554,7 +1628,7 @@ class Explorer:
         L = self.lang
         ranked = ranked_units(self.data, sel)
         shown = shown_units(ranked, sel.unit(), self.top)
-        self.w_map.value = map_svg(self.data, sel, L, self.reports_url)
+        self.w_map.value = map_svg(self.data, sel, L)
         self.w_bars.value = bars_html(self.data, sel, shown, len(ranked), L, self.reports_url)
         self.w_table.value = comparison_table_html(self.data, sel, shown, L, self.reports_url)
         self.w_detail.value = detail_html(self.data, sel, L, self.reports_url)
