@@ -296,6 +296,11 @@ def test_deck_page_escapes_text_and_loads_only_local_assets(village):
     assert "&#34;" not in page.split("<style>")[1].split("</style>")[0]  # CSS not mangled by escaping
     for key, name in F._area_choices("th"):
         assert f'<option value="{key}">{name}</option>' in page
+    # where the numbers come from, in words the hall reads: no code=value parameters line
+    prov = page[page.index('data-vw="provenance"'):page.index('data-vw="vote"')]
+    assert "<dt>หมู่บ้าน</dt>" in prov and "<dt>ช่วงข้อมูล</dt>" in prov and "<dt>เวลาที่สร้าง</dt>" in prov
+    assert "พารามิเตอร์" not in prov and "audience=" not in prov
+    assert "<dt>คุ้มครองข้อมูล</dt><dd>จำนวน 1–4 คนหรือครัวเรือนแสดงเป็น “&lt;5”" in prov
 
 
 def test_forum_css_is_at_least_32px():

@@ -375,6 +375,16 @@ def test_forum_deck_offline_large_type_keyboard(forum, browser, tmp_path):
         page.wait_for_timeout(150)
         want = min(max(h + step, 0), total - 1)
         assert page.evaluate("Reveal.getIndices().h") == want, key
+    # a clicker's blank-screen key (B or .) and its start key (F5: full screen, never a reload)
+    page.evaluate("() => { window.__kept = 1; }")
+    h = page.evaluate("Reveal.getIndices().h")
+    page.keyboard.press("b")
+    assert page.evaluate("Reveal.isPaused()")
+    page.keyboard.press("Period")
+    assert not page.evaluate("Reveal.isPaused()")
+    page.keyboard.press("F5")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__kept") == 1 and page.evaluate("Reveal.getIndices().h") == h
     assert page.locator(".js-plotly-plot").count() >= 2  # charts drawn from the local plotly bundle
     assert seen["external"] == [] and seen["errors"] == [], seen
     page.close()

@@ -7,8 +7,8 @@ voting screen.
 page loads comes from the village folder's ``assets/`` (reveal.js, plotly.js basic, Sarabun:
 :func:`vilwork.publish.assets.install_assets`), so it works with no internet. Type is at least
 32 px on the 1280×720 slide (reveal.js scales the slide to the screen), dark on white. Keyboard
-and presentation clickers move between screens: → ← ↑ ↓, Page Down / Page Up, space; F is
-full screen.
+and presentation clickers move between screens: → ← ↑ ↓, Page Down / Page Up, space; F (or a
+clicker's F5) is full screen, B or . blanks the screen.
 
 The last screen is the vote: the facilitator types each project proposed at the meeting, its
 issue area and the hands counted. Every entry is appended at once to
@@ -108,6 +108,9 @@ _WORDS = {
     "err_encoding": ("ไฟล์คะแนนเป็นรหัส Windows ภาษาไทย (cp874) ซึ่งเขียนตัวอักษร “{c}” ไม่ได้",
                      "the votes file is Windows Thai (cp874), which cannot hold “{c}”"),
     "provenance": ("ที่มาของข้อมูล", "Where these numbers come from"),
+    "privacy": ("คุ้มครองข้อมูล", "Privacy"),
+    "privacy_note": ("จำนวน 1–{k} คนหรือครัวเรือนแสดงเป็น “<{k1}” ไม่มีชื่อหรือเลขบัตรประชาชน",
+                     "counts of 1–{k} people or households show as “<{k1}”; no names or ID numbers appear here"),
 }
 
 
@@ -483,6 +486,13 @@ _TEMPLATE = """<!DOCTYPE html>
   Reveal.initialize({width: 1280, height: 720, margin: 0.03, center: false, hash: true, controls: true,
     progress: true, slideNumber: "c/t", keyboard: true, overview: true, transition: "none",
     backgroundTransition: "none"});
+  // a clicker's "start presentation" key is F5: go full screen instead of reloading the page
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "F5" || e.ctrlKey || e.metaKey) return;
+    e.preventDefault();
+    var d = document.documentElement;
+    if (!document.fullscreenElement && d.requestFullscreen) d.requestFullscreen().catch(function () {});
+  }, true);
   var form = document.getElementById("vote-form"), status = document.getElementById("v-status");
   var body = document.querySelector("#v-rank tbody"), total = document.getElementById("v-total");
   var wrap = document.querySelector(".vote .rankwrap");
@@ -610,8 +620,9 @@ def deck_slides(v: Village) -> list:
 def deck_html(v: Village, token: str, slides: list | None = None) -> str:
     """The whole deck as one page (title, findings, provenance, voting screen); every text
     escaped; assets referenced under ``assets/``."""
+    from .disclosure import small_cell_threshold
     from .publish.html import jinja_env
-    from .publish.model import provenance_items
+    from .publish.model import PROVENANCE_FIELDS, provenance_items
 
     L = v.lang
     slides = deck_slides(v) if slides is None else slides
@@ -622,10 +633,15 @@ def deck_html(v: Village, token: str, slides: list | None = None) -> str:
     words = {k: _w(k, L) for k in _WORDS}
     config = json.dumps({"token": token, "w": words}, ensure_ascii=False).replace("</", "<\\/")
     tpl = jinja_env().from_string(_TEMPLATE)
+    # the hall reads plain words: the run's parameters (code=value) stay in the reports' colophon
+    params = PROVENANCE_FIELDS["parameters"][0 if L == "th" else 1]
+    k = small_cell_threshold()
+    prov = [(a, b) for a, b in provenance_items(v.provenance(), L) if a != params]
+    prov.append((_w("privacy", L), _w("privacy_note", L, k=k, k1=k + 1)))
     return tpl.render(
         lang=L, title=_w("deck_title", L, name=v.name), subtitle=_w("deck_sub", L, year=v.year),
         location=f"{v.title} · {v.location}", slides=views, css=_Raw(_CSS), w=words,
-        provenance=provenance_items(v.provenance(), L), areas=_area_choices(L), max_text=MAX_TEXT,
+        provenance=prov, areas=_area_choices(L), max_text=MAX_TEXT,
         max_votes=MAX_VOTES, config=_Raw(config),
     )
 
