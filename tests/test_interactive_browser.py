@@ -449,6 +449,12 @@ def test_forum_vote_changes_ranking_and_file(forum, browser, workspace, tmp_path
     assert votes.read_bytes() == edited
     shot(page, tmp_path, "vote-4-refused.png")
 
+    # an entry made elsewhere (a second screen, another tab) shows up without a reload
+    from vilwork.forum import append_vote, clean_entry
+
+    append_vote(votes, clean_entry({"project": "ธนาคารขยะ", "votes": "55"}))
+    page.wait_for_function("() => document.querySelector('#v-rank tbody tr').textContent.includes('ธนาคารขยะ')", timeout=15_000)
+    assert "ยังไม่ได้บันทึก" in page.inner_text("#v-status")  # the refused entry's message stays until the next save
     # stage 2 reads the same file and ranks the same way
     from vilwork.needs import read_votes
     from vilwork.village import open_village

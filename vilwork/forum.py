@@ -16,7 +16,9 @@ issue area and the hands counted. Every entry is appended at once to
 ``fsync``), so a crash or a closed laptop loses nothing already entered; a correction is a new
 row (the latest row of a project holds its votes), a withdrawal a row with 0 votes and the note
 ``ถอนโครงการ``. The ranking shown is :func:`vilwork.needs.rank_votes` of
-:func:`vilwork.needs.read_votes`, exactly what stage 2 reads.
+:func:`vilwork.needs.read_votes`, exactly what stage 2 reads. While the voting screen is shown
+the page asks for the ranking every 3 seconds, so entries made on a second screen appear, and a
+stopped ``vilwork forum`` is said on screen at once.
 """
 from __future__ import annotations
 
@@ -499,7 +501,9 @@ _TEMPLATE = """<!DOCTYPE html>
   function fmt(s, o) { return s.replace(/\\{(\\w+)\\}/g, function (m, k) { return (k in o) ? o[k] : m; }); }
   function say(text, ok) { status.textContent = text; status.className = ok ? "ok" : "err"; }
   function cell(tr, text, cls) { var td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; tr.appendChild(td); return td; }
+  var shown = "";  // the ranking on screen, as JSON: a poll redraws only when the file changed
   function show(r, saved) {
+    shown = JSON.stringify(r);
     body.textContent = "";
     if (!r.rows.length) { var tr = document.createElement("tr"); var td = cell(tr, C.w.empty); td.colSpan = 5; body.appendChild(tr); }
     r.rows.forEach(function (x, i) {
@@ -523,10 +527,16 @@ _TEMPLATE = """<!DOCTYPE html>
     total.textContent = fmt(C.w.total, {n: r.total.toLocaleString("en-US"), p: r.rows.length, file: r.file}) +
       (r.rejected ? " · " + fmt(C.w.rejected, {n: r.rejected}) : "");
   }
-  function load() {
-    fetch("api/votes", {cache: "no-store"}).then(function (res) { return res.json(); }).then(show)
-      .catch(function () { say(C.w.offline, false); });
+  function load(poll) {
+    fetch("api/votes", {cache: "no-store"}).then(function (res) { return res.json(); }).then(function (r) {
+      if (status.textContent === C.w.offline) say("", true);  // vilwork forum is back
+      if (!poll || JSON.stringify(r) !== shown) show(r);
+    }).catch(function () { say(C.w.offline, false); });
   }
+  // entries from a second screen (or another tab) appear within seconds; a stopped server is said at once
+  setInterval(function () {
+    if (!document.hidden && Reveal.getCurrentSlide().dataset.vw === "vote") load(true);
+  }, 3000);
   function send(entry) {
     var btn = document.getElementById("v-save"); btn.disabled = true;
     fetch("api/votes", {method: "POST", cache: "no-store",
