@@ -193,7 +193,6 @@ def browser_latency(root: Path, changes: int = 15) -> pd.DataFrame:
     from the dropdown's change event to the new state painted (two animation frames after the
     bars show the new village), and the kernel's own share (the footer's ``data-update-ms``)."""
     import os
-    import re
     import signal
     import socket
     import subprocess
@@ -226,30 +225,27 @@ def browser_latency(root: Path, changes: int = 15) -> pd.DataFrame:
             page.wait_for_selector(".vx-bl", timeout=300_000)
             select = page.locator(".widget-dropdown").filter(has=page.get_by_text("หมู่บ้าน", exact=True)).locator("select")
             labels = select.evaluate("s => Array.from(s.options).map(o => o.textContent)")
+
+            def timed(kind: str, code: str, act) -> None:
+                """Do ``act``, then wait until the bars show ``code`` chosen and two frames are painted."""
+                t = time.perf_counter()
+                act()
+                page.wait_for_function("c => { const e = document.querySelector('.vx-bl.vx-bc'); return e && e.textContent.includes(c); }",
+                                       arg=code, timeout=60_000, polling=10)
+                page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                ms = 1000 * (time.perf_counter() - t)
+                kernel = float(page.evaluate("() => +document.querySelector('.vx-foot').dataset.updateMs"))
+                rows.append({"change": kind, "end to end ms": ms, "kernel ms": kernel})
+                page.wait_for_timeout(200)
+
             step = max(1, len(labels) // changes)
             for label in labels[step // 2::step][:changes]:
                 code = re.search(r"\((\d{8})\)", label).group(1)
-                t = time.perf_counter()
-                select.select_option(label=label)
-                page.wait_for_function("c => { const e = document.querySelector('.vx-bl.vx-bc'); return e && e.textContent.includes(c); }",
-                                       arg=code, timeout=60_000, polling=10)
-                page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-                ms = 1000 * (time.perf_counter() - t)
-                kernel = float(page.evaluate("() => +document.querySelector('.vx-foot').dataset.updateMs"))
-                rows.append({"change": "dropdown", "end to end ms": ms, "kernel ms": kernel})
-                page.wait_for_timeout(200)
+                timed("dropdown", code, lambda: select.select_option(label=label))
             for _ in range(changes):  # a click on a bar of another village
                 codes = page.evaluate("() => Array.from(document.querySelectorAll('.vx-btr[data-code]:not(:has(.vx-bc))')).map(e => e.dataset.code)")
                 code = codes[len(rows) * 7 % len(codes)]
-                t = time.perf_counter()
-                page.locator(f'.vx-btr[data-code="{code}"]').click()
-                page.wait_for_function("c => { const e = document.querySelector('.vx-bl.vx-bc'); return e && e.textContent.includes(c); }",
-                                       arg=code, timeout=60_000, polling=10)
-                page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-                ms = 1000 * (time.perf_counter() - t)
-                kernel = float(page.evaluate("() => +document.querySelector('.vx-foot').dataset.updateMs"))
-                rows.append({"change": "click on a bar", "end to end ms": ms, "kernel ms": kernel})
-                page.wait_for_timeout(200)
+                timed("click on a bar", code, lambda: page.locator(f'.vx-btr[data-code="{code}"]').click())
             b.close()
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -307,10 +307,25 @@ def test_explorer_runs_inside_jupyterlab(workspace, browser, tmp_path):
                 assert proc.poll() is None, "".join(lines[-30:])
                 time.sleep(0.5)
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-        page.wait_for_function("() => document.querySelector('.jp-Notebook-ExecutionIndicator, .jp-Toolbar') !== null")
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_text("Run All Cells", exact=True).click()
-        page.wait_for_selector(".vx-map svg path", timeout=240_000)
+        # the kernel started and connected: Lab's execution indicator says idle
+        page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=180_000)
+        t0, ran = time.time(), 0.0
+        while not page.locator(".vx-map svg path").count():
+            # on a loaded machine Lab may still be starting the kernel and ask which one to start
+            # (the notebook's own, as a user would answer); the run is then asked for again
+            accept = page.locator(".jp-Dialog .jp-mod-accept")
+            if accept.count():
+                accept.first.click()
+                ran = 0.0
+            elif time.time() - ran > 30 and "[*]" not in "".join(page.locator(".jp-InputPrompt").all_inner_texts()):
+                page.get_by_role("menuitem", name="Run", exact=True).click()
+                page.get_by_text("Run All Cells", exact=True).click()
+                ran = time.time()
+            if time.time() - t0 > 300:
+                shot(page, tmp_path, "explore-jupyterlab-failed.png")
+                raise AssertionError("the explorer did not draw in JupyterLab (screenshot explore-jupyterlab-failed.png):\n"
+                                     + "".join(lines[-40:]))
+            page.wait_for_timeout(500)
         page.wait_for_timeout(800)
         shot(page, tmp_path, "explore-jupyterlab-1.png")
         chosen = re.search(r"\((\d{8})\)", _chosen_bar_label(page)).group(1)
