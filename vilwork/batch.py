@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .atomic import write_text_atomic
-from .errors import InputError, VilworkError
+from .errors import VilworkError
 from .i18n import check_lang
 from .log import get_logger
 from .workspace import Workspace, check_village_code

@@ -15,7 +15,7 @@ from .errors import DefinitionError
 from .i18n import format_baht, format_int, format_pct, t
 from .publish import model as m
 from .sql import cursor
-from .village import Village, parent_code
+from .village import Village
 
 # ---------------------------------------------------------------------------------------------
 # small builders

@@ -23,7 +23,7 @@ from markupsafe import escape
 
 from ..log import get_logger
 from . import assets as _assets
-from .html import COLORWAY, FONT_STACK, labels
+from .html import COLORWAY, FONT_STACK
 from .model import PublishError, complete_provenance, provenance_line
 
 log = get_logger(__name__)
