@@ -65,6 +65,7 @@ __all__ = [
     "load_explore_data",
     "map_figure",
     "map_svg",
+    "pane",
     "report_links",
     "shown_values",
 ]
