@@ -388,8 +388,8 @@ def forum_slides(v: Village) -> list:
                               figure=v.once(understand.poverty_chart), takeaway=t("slide_poverty_take", L)))
     tr = v.once(understand.trend)
     if not tr.empty:
-        better = int((tr["change"] > 0.005).sum())
-        worse = int((tr["change"] < -0.005).sum())
+        better = int((tr["change"] > understand.TREND_EPS).sum())
+        worse = int((tr["change"] < -understand.TREND_EPS).sum())
         ch = understand.trend_changes(v)
         falls = ch[ch["change"] < 0]
         take = (t("slide_trend_take_down", L, down=falls["name"].iloc[0]) if not falls.empty

@@ -432,6 +432,10 @@ def data_uses(lang: str = "th") -> list[str]:
     return [u["en" if lang == "en" else "th"] for u in _uses()]
 
 
+#: a change in pass rate smaller than this (half a percentage point) counts as unchanged
+TREND_EPS = 0.005
+
+
 def trend(v: Village) -> pd.DataFrame:
     """Indicator by indicator: this year against the previous survey year (better/worse/unchanged)."""
     df = _unit_rows(v.indicators[(v.indicators["level"] == "village") & v.indicators["indicator"].notna()])
@@ -450,9 +454,8 @@ def trend(v: Village) -> pd.DataFrame:
     out["before"] = a.reindex(idx).values
     out["after"] = b.reindex(idx).values
     out["change"] = out["after"] - out["before"]
-    eps = 0.005
     out["direction"] = np.select(
-        [out["change"] > eps, out["change"] < -eps, out["change"].notna()],
+        [out["change"] > TREND_EPS, out["change"] < -TREND_EPS, out["change"].notna()],
         [t("better", v.lang), t("worse", v.lang), t("unchanged", v.lang)], default="–")
     out.attrs.update(previous=prev, current=cur)
     return out
@@ -466,8 +469,8 @@ def trend_changes(v: Village, top: int = 3) -> pd.DataFrame:
     if tr.empty:
         return tr
     moved = tr[tr["change"].notna()]
-    up = moved[moved["change"] > 0.005].sort_values(["change", "indicator"], ascending=[False, True]).head(top)
-    down = moved[moved["change"] < -0.005].sort_values(["change", "indicator"]).head(top)
+    up = moved[moved["change"] > TREND_EPS].sort_values(["change", "indicator"], ascending=[False, True]).head(top)
+    down = moved[moved["change"] < -TREND_EPS].sort_values(["change", "indicator"]).head(top)
     out = pd.concat([up, down], ignore_index=True)
     out.attrs.update(tr.attrs)
     return out
