@@ -549,6 +549,34 @@ def test_the_pane_draws_its_html_and_reports_clicks_from_the_browser():
     assert got == ["99010101"] and p.value == "<b>x</b>"
 
 
+def test_export_saves_the_whole_table_as_the_audience_sees_it(app, ws_root):
+    """The Excel file: every unit of the area (not only the rows on screen), Thai headers, codes
+    as text, shown rates as numbers, hidden ones and small counts as the public sees them."""
+    import openpyxl
+
+    app.top = 2  # the screen shows 2 rows; the file has all 4
+    app.choose(village=V1, level="village", audience="public", indicator="1")
+    app._on_export()
+    path = ws_root / "reports" / E.EXPORT_DIR / "99_village_i01_2562_public.xlsx"
+    assert path.is_file() and str(path) in app.w_export_status.value and "4 แถว" in app.w_export_status.value
+    rows = list(openpyxl.load_workbook(path).active.iter_rows(values_only=True))
+    assert rows[0][0].startswith("1. ") and "ปี 2562" in rows[0][0] and "ผู้อ่าน: สาธารณะ" in rows[0][0]
+    assert rows[2] == ("ลำดับ", "รหัส", "หมู่บ้าน", "หมู่บ้าน %", "ตำบล %", "อำเภอ %", "จังหวัด %", "ไม่ผ่าน", "สำรวจ")
+    body = {r[1]: r for r in rows[3:]}
+    assert list(body) == [r[1] for r in rows[3:]] and len(body) == 4
+    assert all(isinstance(code, str) and len(code) == 8 for code in body)
+    # V2: 10 of 10 pass, a shown rate and an exact 0; V1: 3 of 10 fail, a count the public sees as <5
+    assert body[V2][3] == 100 and body[V2][7] == 0 and body[V2][8] == 10
+    assert body[V1][7] == "<5" and body[V1][8] == 10
+    shown = E.table_frame(app.data, app.selection, "th")
+    assert len(shown) == 4 and list(shown["รหัส"]) == [r[1] for r in rows[3:]]
+    # staff see the exact counts
+    app.choose(audience="internal")
+    app._on_export()
+    rows = list(openpyxl.load_workbook(path.with_name("99_village_i01_2562_internal.xlsx")).active.iter_rows(values_only=True))
+    assert {r[1]: r[7] for r in rows[3:]}[V1] == 3
+
+
 def test_a_village_outside_the_area_moves_the_area(app):
     app.choose(district="9901", tambon="990101")
     app.choose(village=V4)

@@ -279,6 +279,13 @@ def test_explorer_links_to_a_villages_reports(explorer, browser):
     href = page.locator(f'.vx-table tr[data-code="{WITH_REPORTS}"] a').first.get_attribute("href")
     assert href == f"vilwork/reports/{WITH_REPORTS}/km.html"
     assert page.locator(f'.vx-table tr[data-code="{VILLAGE}"] a').count() == 0
+    # the table saved as Excel, and served for download
+    page.get_by_role("button", name="บันทึกตารางเป็น Excel").click()
+    link = page.locator("a[download]").first
+    link.wait_for(timeout=30_000)
+    r = page.request.get(explorer.url + link.get_attribute("href"))
+    assert r.status == 200 and r.body()[:2] == b"PK"  # an xlsx (zip) file
+    assert page.request.get(explorer.url + "vilwork/reports/_explore/notes.txt").status == 404
     page.close()
 
 

@@ -40,6 +40,8 @@ def _reports_handler(reports_dir: Path):
 
     import tornado.web
 
+    from .explore import EXPORT_DIR
+
     class ReportsHandler(tornado.web.StaticFileHandler):
         async def get(self, path: str, include_body: bool = True):
             m = re.fullmatch(r"(\d{8})/?", path)
@@ -54,7 +56,7 @@ def _reports_handler(reports_dir: Path):
                     f"<h2>ยังไม่มีรายงานของหมู่บ้าน {code}</h2><p>กดปุ่ม “สร้างรายงานของหมู่บ้านนี้” ในหน้าสำรวจ "
                     f"หรือใช้คำสั่ง <code>vilwork run --village {code}</code></p>"
                     f"<p>No reports yet: use the explorer's build button or <code>vilwork run --village {code}</code>.</p>")
-            if not re.fullmatch(r"\d{8}/[^\\]+", path):
+            if not (re.fullmatch(r"\d{8}/[^\\]+", path) or re.fullmatch(rf"{EXPORT_DIR}/[\w.-]+\.xlsx", path)):
                 raise tornado.web.HTTPError(404)
             return await super().get(path, include_body)
 

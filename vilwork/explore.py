@@ -27,6 +27,7 @@ tiles and the one legend.
 """
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import math
@@ -44,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, charts, disclosure
-from .errors import InputError
+from .errors import InputError, VilworkError
 from .i18n import check_lang, format_int, format_pct, t
 from .log import get_logger
 from .registry import indicator_set
@@ -61,6 +62,7 @@ __all__ = [
     "bars_html",
     "bar_figure",
     "explorer",
+    "export_table",
     "indicator_frame",
     "load_explore_data",
     "map_figure",
@@ -68,6 +70,7 @@ __all__ = [
     "pane",
     "report_links",
     "shown_values",
+    "table_frame",
 ]
 
 #: code width of each level
@@ -123,6 +126,14 @@ _WORDS = {
     "run_failed": ("สร้างรายงาน {code} ไม่สำเร็จ: {err}", "Building the reports of {code} failed: {err}"),
     "run_busy": ("กำลังสร้างรายงานอีกหมู่บ้านอยู่ รอให้เสร็จก่อน", "Another village's reports are being built; wait for it"),
     "reports_path": ("รายงานอยู่ที่ {path}", "Reports are in {path}"),
+    "export_button": ("บันทึกตารางเป็น Excel", "Save the table as Excel"),
+    "export_done": ("บันทึกแล้ว {n} แถว: {path}", "Saved {n} rows: {path}"),
+    "export_open": ("เปิดไฟล์", "open the file"),
+    "export_note": ("{ind} · ปี {year} · {area} · ผู้อ่าน: {aud} · สร้าง {time} · vilwork {version}",
+                    "{ind} · {year} · {area} · audience: {aud} · made {time} · vilwork {version}"),
+    "col_code": ("รหัส", "Code"),
+    "col_failed": ("ไม่ผ่าน", "Failing"),
+    "col_surveyed": ("สำรวจ", "Surveyed"),
     "footer": ("ข้อมูล: {root} · ปีสำรวจ {years} · ขอบเขต: {sources} · vilwork {version} · อัปเดตล่าสุดใช้ {ms} ms",
                "Data: {root} · survey years {years} · boundaries: {sources} · vilwork {version} · last update {ms} ms"),
     "src_villages": ("ขอบเขตหมู่บ้านของพื้นที่ทำงาน", "the workspace's village boundaries"),
@@ -1179,6 +1190,60 @@ def comparison_table_html(data: ExploreData, sel: Selection, shown: pd.DataFrame
     return f'<table class="vx-table"><thead><tr>{th}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
+#: where the explorer saves its tables (under the workspace's ``reports/``; served read-only)
+EXPORT_DIR = "_explore"
+
+
+def table_frame(data: ExploreData, sel: Selection, lang: str) -> pd.DataFrame:
+    """The comparison table as a sheet: every unit of the chosen area at the map level (not only
+    the rows on screen), lowest pass rate first, with its parents' rates and the counts, exactly
+    as the audience sees them: a shown rate is a number (per cent, one decimal), a hidden one its
+    text (``*``, ``>50.0%``); for the public, a count of 1 to the small-cell threshold is ``<5``."""
+    level = sel.level
+    ranked = ranked_units(data, sel)
+    parents = LEVELS[LEVELS.index(level) + 1:]
+
+    def rate(value: float, text: str):
+        return text if math.isnan(value) else round(100 * float(value), 1)
+
+    def count(exact: float, text: str):
+        if isinstance(exact, float) and math.isnan(exact):
+            return None
+        return text if sel.audience == "public" and not str(text).isdigit() else int(round(float(exact)))
+
+    name = t(f"level_{level}", lang)
+    out = pd.DataFrame({
+        t("col_rank", lang): range(1, len(ranked) + 1),
+        _w("col_code", lang): ranked["code"].astype(str),
+        name: ranked["name"].astype(str),
+        f"{name} %": [rate(r, x) for r, x in zip(ranked["rate"], ranked["rate_text"])],
+    })
+    for p in parents:
+        out[f"{t(f'level_{p}', lang)} %"] = [rate(r, x) for r, x in zip(ranked[p], ranked[f"{p}_text"])]
+    out[_w("col_failed", lang)] = [count(e, x) for e, x in zip(ranked["failed"], ranked["failed_text"])]
+    out[_w("col_surveyed", lang)] = [count(e, x) for e, x in zip(ranked["surveyed"], ranked["surveyed_text"])]
+    return out
+
+
+def export_table(data: ExploreData, sel: Selection, lang: str) -> tuple[Path, int]:
+    """Write :func:`table_frame` to ``reports/_explore/<area>_<indicator>_<year>_<audience>.xlsx``
+    (Thai headers by default, codes as text, a line above the table saying what it is, for whom
+    and when); return the file and its number of rows. The file is replaced atomically."""
+    from .i18n import format_datetime
+    from .programme import write_xlsx
+
+    frame = table_frame(data, sel, lang)
+    area = sel.scope or sel.province
+    key = sel.key if sel.key.startswith("g") else f"i{int(sel.key):02d}"
+    path = data.ws.reports / EXPORT_DIR / f"{area}_{sel.level}_{key}_{sel.year}_{sel.audience}.xlsx"
+    note = _w("export_note", lang, ind=key_label(sel.key, sel.year, lang, short=False), year=sel.year,
+              area=f"{data.name(area)} ({area})", aud=_w(f"aud_{sel.audience}", lang),
+              time=format_datetime(dt.datetime.now(), lang), version=__version__)
+    sheet = key_label(sel.key, sel.year, lang)
+    write_xlsx({sheet: frame}, path, notes={sheet: note})
+    return path, len(frame)
+
+
 _REP_WORDS = {"rep_km": ("เอกสาร KM", "KM document"), "rep_vdr": ("VDR", "VDR"), "rep_tdr": ("TDR", "TDR"),
               "rep_slides": ("สไลด์", "slides"), "rep_pdf": ("PDF", "PDF")}
 
@@ -1398,6 +1463,8 @@ class Explorer:
         self.w_detail = W.HTML()
         self.w_run = W.Button(description=_w("run_button", L), icon="play", layout=W.Layout(width="auto"))
         self.w_run_status = W.HTML()
+        self.w_export = W.Button(description=_w("export_button", L), icon="download", layout=W.Layout(width="auto"))
+        self.w_export_status = W.HTML()
         self.w_foot = W.HTML()
         self.w_legend = W.HTML(legend_html(L, audience))
         self._fill_cascade(village=village)
@@ -1419,6 +1486,7 @@ class Explorer:
             self.w_detail,
             W.HBox([self.w_run, self.w_run_status]),
             self.w_table,
+            W.HBox([self.w_export, self.w_export_status]),
             self.w_foot,
         ])
         self.widget.add_class("vx-app")
@@ -1430,6 +1498,7 @@ class Explorer:
         for w in (self.w_village, self.w_indicator, self.w_audience, self.w_level):
             w.observe(self._reacting(), "value")
         self.w_run.on_click(self._on_run)
+        self.w_export.on_click(self._on_export)
         self.refresh()
 
     # ---- options ------------------------------------------------------------------------
@@ -1655,6 +1724,20 @@ class Explorer:
         sel = self.selection
         return [sys.executable, "-c", _CLI, "run", "--root", str(self.data.ws.root), "--village",
                 check_village_code(code), "--year", str(sel.year), "--lang", self.lang, "--audience", sel.audience]
+
+    def _on_export(self, _=None) -> None:
+        """Save the table as it is now (the whole area, not only the rows on screen) and say where."""
+        L = self.lang
+        try:
+            path, n = export_table(self.data, self.selection, L)
+        except (OSError, VilworkError) as e:
+            self.w_export_status.value = html.escape(str(e))
+            return
+        text = html.escape(_w("export_done", L, n=format_int(n), path=str(path)))
+        if self.reports_url:
+            href = f"{self.reports_url.rstrip('/')}/{EXPORT_DIR}/{path.name}"
+            text += f' · <a href="{html.escape(href)}" download>{html.escape(_w("export_open", L))}</a>'
+        self.w_export_status.value = text
 
     def _on_run(self, _=None) -> None:
         L = self.lang
