@@ -421,7 +421,7 @@ _CSS = """
 .vote th { white-space: nowrap; text-align: left; background: #062c4a; color: #fff; padding: 0 12px; position: sticky; top: 0; z-index: 1; }
 .vote td { padding: 0 12px; border-bottom: 2px solid #bbb; vertical-align: middle; }
 .vote td.n { text-align: right; font-weight: 700; white-space: nowrap; }
-.vote td.p { width: 100%; } .vote td.b { white-space: nowrap; }
+.vote td.p, .vote th:nth-child(2) { width: 100%; } .vote td.b { white-space: nowrap; }
 .vote tr.first td { background: #fff4c2; }
 .vote tr.just td { outline: 4px solid #0b6b2b; outline-offset: -4px; }
 .vote table button { font-size: 32px; line-height: 1.05; padding: 0 10px; border-width: 2px; background: #fff; cursor: pointer; }
