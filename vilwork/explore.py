@@ -75,6 +75,8 @@ __all__ = [
 
 #: code width of each level
 WIDTH = {"province": 2, "district": 4, "tambon": 6, "village": 8}
+#: the level of a code, from its width
+LEVEL_OF_WIDTH = {w: lv for lv, w in WIDTH.items()}
 #: report files a village folder may hold, in the order the explorer lists them
 REPORT_FILES = (("km.html", "rep_km"), ("vdr.html", "rep_vdr"), ("tdr.html", "rep_tdr"),
                 ("slides.html", "rep_slides"), ("km.pdf", "rep_pdf"))
@@ -1677,7 +1679,7 @@ class Explorer:
         tambon or district its village that fares worst, unless the chosen one already lies in
         it; a province (on the province map) becomes the chosen province."""
         code = str(code)
-        level = {w: lv for lv, w in WIDTH.items()}.get(len(code))
+        level = LEVEL_OF_WIDTH.get(len(code))
         if not (code.isdigit() and level) or code not in self.data.index(level):
             log.warning("explorer: ignored a pick of %r", code)
             return

@@ -395,7 +395,7 @@ def forum_slides(v: Village) -> list:
         take = (t("slide_trend_take_down", L, down=falls["name"].iloc[0]) if not falls.empty
                 else t("slide_trend_take_up", L, up=ch["name"].iloc[0]) if not ch.empty else None)
         slides.append(m.Slide(t("slide_trend", L), t("slide_trend_msg", L, better=better, worse=worse, prev=tr.attrs["previous"], cur=tr.attrs["current"]),
-                              figure=understand.trend_chart(v), takeaway=take))
+                              figure=understand.trend_chart(v, changes=ch), takeaway=take))
     votes = needs.rank_votes(v.once(needs.read_votes))
     if not votes.empty:
         top = votes.iloc[0]

@@ -476,10 +476,11 @@ def trend_changes(v: Village, top: int = 3) -> pd.DataFrame:
     return out
 
 
-def trend_chart(v: Village, top: int = 3) -> go.Figure | None:
+def trend_chart(v: Village, top: int = 3, changes: pd.DataFrame | None = None) -> go.Figure | None:
     """Bars of the biggest changes since the previous survey, in percentage points: rises in the
-    passing colour on top, falls in the failing colour below (None when nothing moved)."""
-    ch = trend_changes(v, top)
+    passing colour on top, falls in the failing colour below (None when nothing moved).
+    ``changes`` is :func:`trend_changes` when the caller already has it."""
+    ch = trend_changes(v, top) if changes is None else changes
     if ch.empty:
         return None
     L = v.lang
